@@ -1,0 +1,67 @@
+# Iterative device migration for QEMU: a patch series against Debian's
+# qemu 1:10.2.2+ds-1.  See README.md.
+
+TOP      := $(CURDIR)
+BUILD    := $(TOP)/build
+TREE     := $(BUILD)/qemu
+BASE     := $(BUILD)/qemu-baseline
+DL       := $(BUILD)/dl
+PATCHES  := $(TOP)/patches
+
+# Take the source package from a local cache when there is one
+QEMU_SOURCE_CACHE ?= $(wildcard $(abspath $(TOP)/../shared/qemu-source))
+export QEMU_SOURCE_CACHE
+
+# What the tests and the demo need from the patched build
+TARGETS  := qemu-system-x86_64 qemu-img storage-daemon/qemu-storage-daemon \
+            tests/qtest/migration-test tests/qtest/qos-test \
+            tests/qtest/virtio-net-failover
+
+.PHONY: help deps source tree build baseline export check demo bench clean
+
+help:
+	@echo "make demo      build, then live-migrate a guest with and without the feature"
+	@echo "make check     checkpatch + build + all tests (ends with 'N passed, N failed')"
+	@echo "make tree      (re)create build/qemu from the pristine import + patches/"
+	@echo "make export    write the work tree's commits back to patches/"
+	@echo "make build     build the patched QEMU in build/qemu/build"
+	@echo "make baseline  build stock QEMU in build/qemu-baseline/build"
+
+deps:
+	@scripts/install-deps.sh
+
+source: deps
+	@scripts/fetch-source.sh $(DL)
+
+tree: source
+	@scripts/mk-tree.sh $(DL) $(TREE) $(BASE) $(PATCHES)
+
+# Create the tree if it is missing, never touch an existing one
+$(TREE)/.git: | source
+	@scripts/mk-tree.sh $(DL) $(TREE) $(BASE) $(PATCHES)
+
+build: deps | $(TREE)/.git
+	@scripts/build-qemu.sh $(TREE) $(TARGETS)
+
+baseline: deps | $(TREE)/.git
+	@scripts/build-qemu.sh $(BASE) qemu-system-x86_64
+
+export: | $(TREE)/.git
+	@scripts/tree-sync.sh export $(TREE) $(PATCHES)
+
+check: build baseline
+	@scripts/check.sh
+
+DEMO_RUNS ?= 3
+demo: build baseline
+	@demo/mk-guest.sh $(BUILD)/guest
+	@/usr/bin/python3 demo/demo.py --runs $(DEMO_RUNS) \
+		--patched $(TREE)/build/qemu-system-x86_64 \
+		--baseline $(BASE)/build/qemu-system-x86_64 \
+		--guest $(BUILD)/guest --python $(TREE)/python
+
+bench: build
+	@echo "bench: pending"
+
+clean:
+	rm -rf $(TREE)/build $(BASE)/build $(BUILD)/check

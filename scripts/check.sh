@@ -1,0 +1,73 @@
+#!/bin/bash
+# The project's test command ("make check"): checkpatch on every patch,
+# work tree == patches/, our qtests and the upstream suites our code
+# touches, run against the patched build.  Ends with "N passed, N failed".
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+TREE=$TOP/build/qemu
+BASE=$TOP/build/qemu-baseline
+OUT=$TOP/build/check
+B=$TREE/build
+mkdir -p "$OUT"
+
+# QEMU_CHECK_FILTER=regex keeps only the suites whose name matches
+FILTER=${QEMU_CHECK_FILTER:-.}
+
+qtest_env() {
+    local bdir=$1
+    cat <<J
+{"QTEST_QEMU_BINARY": "$bdir/qemu-system-x86_64",
+ "QTEST_QEMU_IMG": "$bdir/qemu-img",
+ "QTEST_QEMU_STORAGE_DAEMON_BINARY": "$bdir/storage-daemon/qemu-storage-daemon",
+ "PYTHON": "$bdir/pyvenv/bin/python3",
+ "G_TEST_DBUS_DAEMON": "$TREE/tests/dbus-vmstate-daemon.sh",
+ "MALLOC_PERTURB_": "165"}
+J
+}
+
+# Stock QEMU 10.2.2 and the patched build migrate to each other with the
+# capability off (the default)
+BB=$BASE/build
+COMPAT_PATHS=$(printf '"-p", "/x86_64/migration/%s", ' precopy/unix/plain \
+               precopy/tcp/plain precopy/file postcopy/plain | sed 's/, $//')
+compat_env() {
+    qtest_env "$B" | sed "s|^{|{\"QTEST_QEMU_BINARY_SRC\": \"$1\", \"QTEST_QEMU_BINARY_DST\": \"$2\",|"
+}
+
+# qos-test: only the graph paths that reach virtio-net or vhost-user
+qos_paths() {
+    QTEST_QEMU_BINARY=$B/qemu-system-x86_64 "$B/tests/qtest/qos-test" -l 2>/dev/null |
+        grep -E 'virtio-net|vhost-user' | sed 's/^/"-p", "/; s/$/",/' | tr -d '\n'
+}
+
+cat > "$OUT/suites.json" <<J
+[
+ {"name": "checkpatch", "cmd": ["$TOP/scripts/checkpatch-series.sh"], "timeout": 300},
+ {"name": "tree-sync", "cmd": ["$TOP/scripts/tree-sync.sh", "tap", "$TREE", "$TOP/patches"],
+  "timeout": 120},
+ {"name": "migration-test", "cmd": ["$B/tests/qtest/migration-test", "--tap", "-k"],
+  "env": $(qtest_env "$B"), "cwd": "$B", "timeout": 2400},
+ {"name": "migration-compat stock->patched",
+  "cmd": ["$B/tests/qtest/migration-test", "--tap", "-k", $COMPAT_PATHS],
+  "env": $(compat_env "$BB/qemu-system-x86_64" "$B/qemu-system-x86_64"), "cwd": "$B",
+  "timeout": 900},
+ {"name": "migration-compat patched->stock",
+  "cmd": ["$B/tests/qtest/migration-test", "--tap", "-k", $COMPAT_PATHS],
+  "env": $(compat_env "$B/qemu-system-x86_64" "$BB/qemu-system-x86_64"), "cwd": "$B",
+  "timeout": 900},
+ {"name": "qos-test (virtio-net, vhost-user)",
+  "cmd": ["$B/tests/qtest/qos-test", "--tap", "-k", $(qos_paths) "-m", "quick"],
+  "env": $(qtest_env "$B"), "cwd": "$B", "timeout": 900},
+ {"name": "virtio-net-failover", "cmd": ["$B/tests/qtest/virtio-net-failover", "--tap", "-k"],
+  "env": $(qtest_env "$B"), "cwd": "$B", "timeout": 900}
+]
+J
+
+/usr/bin/python3 - "$OUT/suites.json" "$FILTER" <<'PY'
+import json, re, sys
+suites = [s for s in json.load(open(sys.argv[1])) if re.search(sys.argv[2], s['name'])]
+json.dump(suites, open(sys.argv[1], 'w'), indent=1)
+PY
+
+exec /usr/bin/python3 "$TOP/scripts/run-tests.py" "$OUT/suites.json" "$OUT/logs"

@@ -1,0 +1,58 @@
+#!/bin/bash
+# Install everything needed to fetch, build and test the QEMU patch series
+# on Debian 12 (bookworm).  Idempotent: quiet and fast when all is present.
+set -euo pipefail
+
+# meson >= 1.5 and python3-pycotap come from bookworm-backports.
+BACKPORTS_PKGS="meson python3-pycotap"
+PKGS="build-essential ninja-build pkg-config git ccache dpkg-dev xz-utils
+      python3 python3-venv python3-setuptools flex bison
+      libglib2.0-dev libpixman-1-dev libfdt-dev libslirp-dev zlib1g-dev
+      seabios ipxe-qemu qemu-system-data
+      busybox-static cpio linux-image-cloud-amd64 iproute2 socat"
+
+missing() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+            grep -q '^install ok installed$' || echo "$p"
+    done
+}
+
+meson_ok() {
+    command -v meson >/dev/null 2>&1 &&
+        dpkg --compare-versions "$(meson --version 2>/dev/null || echo 0)" ge 1.5
+}
+
+# shellcheck disable=SC2086
+need=$(missing $PKGS $BACKPORTS_PKGS)
+if [ -z "$need" ] && meson_ok; then
+    exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: need root to install:" $need >&2
+    exit 1
+fi
+
+bp=/etc/apt/sources.list.d/bookworm-backports.sources
+if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    cat > "$bp" <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing:" $need
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $(missing $PKGS) >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends -t bookworm-backports \
+    $BACKPORTS_PKGS >/dev/null
+meson_ok || { echo "install-deps: meson >= 1.5 not available" >&2; exit 1; }
+echo "install-deps: done"
