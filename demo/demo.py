@@ -72,7 +72,7 @@ class Vm:
         self.qmp.connect()
 
     def cmd(self, name, **args):
-        return self.qmp.cmd(name, args) if args else self.qmp.cmd(name)
+        return self.qmp.cmd(name, **args)
 
     def wait_serial(self, pattern, timeout):
         deadline = time.time() + timeout
@@ -140,7 +140,7 @@ def migrate_once(mode, args, responder, workdir):
         src.cmd('migrate', uri='unix:' + sock)
         deadline = time.time() + 120
         while True:
-            info = src.cmd('query-migrate')['return']
+            info = src.cmd('query-migrate')
             if info.get('status') == 'completed':
                 break
             if info.get('status') in ('failed', 'cancelled'):

@@ -26,7 +26,7 @@ gcc -O2 -static -Wall -o "$root/bin/probe" "$HERE/probe.c"
 mknod "$root/dev/console" c 5 1
 
 # virtio-pci, virtio-net and what they need, in load order
-for f in $(modprobe -S "$kver" --show-depends virtio_pci virtio_net |
+for f in $(modprobe -S "$kver" -a --show-depends virtio_pci virtio_net |
            awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++'); do
     m=$(basename "$f"); m=${m%%.ko*}
     case "$f" in
@@ -36,6 +36,9 @@ for f in $(modprobe -S "$kver" --show-depends virtio_pci virtio_net |
     esac
     echo "$m" >> "$root/lib/modules/order"
 done
+grep -qx virtio_net "$root/lib/modules/order" ||
+    grep -qx 'CONFIG_VIRTIO_NET=y' "/boot/config-$kver" ||
+    { echo "mk-guest: virtio_net module not found for $kver" >&2; exit 1; }
 
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
