@@ -31,8 +31,9 @@ J
 BB=$BASE/build
 COMPAT_PATHS=$(printf '"-p", "/x86_64/migration/%s", ' precopy/unix/plain \
                precopy/tcp/plain precopy/file postcopy/plain | sed 's/, $//')
+# the other side is QTEST_QEMU_BINARY, the patched build
 compat_env() {
-    qtest_env "$B" | sed "s|^{|{\"QTEST_QEMU_BINARY_SRC\": \"$1\", \"QTEST_QEMU_BINARY_DST\": \"$2\",|"
+    qtest_env "$B" | sed "s|^{|{\"QTEST_QEMU_BINARY_$1\": \"$BB/qemu-system-x86_64\",|"
 }
 
 # qos-test: only the graph paths that reach virtio-net or vhost-user
@@ -50,11 +51,11 @@ cat > "$OUT/suites.json" <<J
   "env": $(qtest_env "$B"), "cwd": "$B", "timeout": 2400},
  {"name": "migration-compat stock->patched",
   "cmd": ["$B/tests/qtest/migration-test", "--tap", "-k", $COMPAT_PATHS],
-  "env": $(compat_env "$BB/qemu-system-x86_64" "$B/qemu-system-x86_64"), "cwd": "$B",
+  "env": $(compat_env SRC), "cwd": "$B",
   "timeout": 900},
  {"name": "migration-compat patched->stock",
   "cmd": ["$B/tests/qtest/migration-test", "--tap", "-k", $COMPAT_PATHS],
-  "env": $(compat_env "$B/qemu-system-x86_64" "$BB/qemu-system-x86_64"), "cwd": "$B",
+  "env": $(compat_env DST), "cwd": "$B",
   "timeout": 900},
  {"name": "qos-test (virtio-net, vhost-user)",
   "cmd": ["$B/tests/qtest/qos-test", "--tap", "-k", $(qos_paths) "-m", "quick"],
