@@ -4,7 +4,7 @@
 TOP      := $(CURDIR)
 BUILD    := $(TOP)/build
 TREE     := $(BUILD)/qemu
-BASE     := $(BUILD)/qemu-baseline
+BASE     := $(BUILD)/baseline/qemu
 DL       := $(BUILD)/dl
 PATCHES  := $(TOP)/patches
 
@@ -25,7 +25,7 @@ help:
 	@echo "make tree      (re)create build/qemu from the pristine import + patches/"
 	@echo "make export    write the work tree's commits back to patches/"
 	@echo "make build     build the patched QEMU in build/qemu/build"
-	@echo "make baseline  build stock QEMU in build/qemu-baseline/build"
+	@echo "make baseline  build stock QEMU in build/baseline/qemu/build"
 
 deps:
 	@scripts/install-deps.sh
@@ -43,7 +43,13 @@ $(TREE)/.git: | source
 build: deps | $(TREE)/.git
 	@scripts/build-qemu.sh $(TREE) $(TARGETS)
 
-baseline: deps | $(TREE)/.git
+# Stock QEMU: a worktree of the tree at the pristine import
+$(BASE)/.git: | $(TREE)/.git
+	@mkdir -p $(dir $(BASE))
+	@git -C $(TREE) worktree prune
+	@git -C $(TREE) worktree add -q --detach $(BASE) pristine
+
+baseline: deps | $(BASE)/.git
 	@scripts/build-qemu.sh $(BASE) qemu-system-x86_64
 
 export: | $(TREE)/.git

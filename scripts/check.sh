@@ -6,7 +6,7 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 TREE=$TOP/build/qemu
-BASE=$TOP/build/qemu-baseline
+BASE=$TOP/build/baseline/qemu
 OUT=$TOP/build/check
 B=$TREE/build
 mkdir -p "$OUT"

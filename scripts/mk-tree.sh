@@ -75,6 +75,7 @@ done
     echo "mk-tree: $TREE at $(git -C "$TREE" rev-parse --short HEAD), $n patches applied"
 
 if [ ! -e "$BASE/.git" ]; then
+    mkdir -p "$(dirname "$BASE")"
     git -C "$TREE" worktree prune
     git -C "$TREE" worktree add -q --detach "$(cd "$(dirname "$BASE")" && pwd)/$(basename "$BASE")" "$TAG"
     echo "mk-tree: baseline worktree $BASE at $TAG"
