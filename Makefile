@@ -22,6 +22,7 @@ TARGETS  := qemu-system-x86_64 qemu-img storage-daemon/qemu-storage-daemon \
 help:
 	@echo "make demo      build, then live-migrate a guest with and without the feature"
 	@echo "make check     checkpatch + build + all tests (ends with 'N passed, N failed')"
+	@echo "make bench     downtime vs queue pairs, 3 modes x datapaths (QUICK=1: a few minutes)"
 	@echo "make tree      (re)create build/qemu from the pristine import + patches/"
 	@echo "make export    write the work tree's commits back to patches/"
 	@echo "make build     build the patched QEMU in build/qemu/build"
@@ -66,8 +67,21 @@ demo: build baseline
 		--baseline $(BASE)/build/qemu-system-x86_64 \
 		--guest $(BUILD)/guest --python $(TREE)/python
 
-bench: build
-	@echo "bench: pending"
+# QUICK=1: 1 and 4 queue pairs, 3 runs (a few minutes); a full run (about
+# 30 min) also updates README.md's Performance section and bench/results/.
+QUICK ?=
+PUBLISH ?= $(if $(QUICK),,1)
+VHOST_BACKEND ?= $(TREE)/build/tests/vhost-user-net-test-backend
+BENCH_QTEST ?= $(TREE)/build/tests/qtest/virtio-net-iterative-test
+bench: build baseline
+	@demo/mk-guest.sh $(BUILD)/guest
+	@/usr/bin/python3 bench/bench.py $(if $(QUICK),--quick) \
+		$(if $(PUBLISH),--publish README.md) \
+		--patched $(TREE)/build/qemu-system-x86_64 \
+		--baseline $(BASE)/build/qemu-system-x86_64 \
+		--guest $(BUILD)/guest --python $(TREE)/python \
+		--vhost-backend $(VHOST_BACKEND) --qtest $(BENCH_QTEST) \
+		--out $(BUILD)/bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(TREE)/build $(BASE)/build $(BUILD)/check

@@ -16,111 +16,15 @@ gap the guest saw.  QMP goes through QEMU's own python/qemu/qmp library.
 
 import argparse
 import os
-import re
 import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
+from vmlib import (Responder, Vm, final_bytes, fmt, median, migrate,
+                   probe_gaps, trace_us)
+
 MODES = ('baseline', 'off', 'on')
-
-
-class Responder(threading.Thread):
-    """UDP echo on 127.0.0.1; the guest reaches it as 10.0.2.2 via slirp."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(('127.0.0.1', 0))
-        self.port = self.sock.getsockname()[1]
-        self.count = 0
-
-    def run(self):
-        while True:
-            data, addr = self.sock.recvfrom(2048)
-            self.count += 1
-            self.sock.sendto(data, addr)
-
-
-class Vm:
-    def __init__(self, binary, workdir, name, args):
-        self.name = name
-        self.serial = os.path.join(workdir, name + '.serial')
-        self.trace = os.path.join(workdir, name + '.trace')
-        self.qmp_path = os.path.join(workdir, name + '.qmp')
-        cmd = [binary, '-machine', 'q35', '-m', '256', '-smp', '1',
-               '-display', 'none', '-nodefaults', '-no-user-config',
-               '-serial', 'file:' + self.serial,
-               '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
-               '-trace', 'vmstate_downtime_save',
-               '-trace', 'vmstate_downtime_load',
-               '-trace', 'iterative_device_save',
-               '-D', self.trace] + args
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(
-                                         workdir, name + '.stderr'), 'w'))
-        deadline = time.time() + 20
-        while not os.path.exists(self.qmp_path):
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError('%s: QEMU did not start' % name)
-            time.sleep(0.05)
-        from qemu.qmp.legacy import QEMUMonitorProtocol
-        self.qmp = QEMUMonitorProtocol(self.qmp_path)
-        self.qmp.connect()
-
-    def cmd(self, name, **args):
-        return self.qmp.cmd(name, **args)
-
-    def wait_serial(self, pattern, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if re.search(pattern, read(self.serial)):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError('%s: no "%s" on the serial console' %
-                           (self.name, pattern))
-
-    def close(self):
-        try:
-            self.qmp.cmd('quit')
-            self.qmp.close()
-        except Exception:
-            pass
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def read(path):
-    try:
-        with open(path, errors='replace') as f:
-            return f.read()
-    except FileNotFoundError:
-        return ''
-
-
-def trace_us(path, event, device='virtio-net'):
-    total = None
-    for m in re.finditer(r'%s type=\S+ idstr=(\S+) instance_id=\d+ '
-                         r'downtime=(\d+)' % event, read(path)):
-        if device in m.group(1):
-            total = (total or 0) + int(m.group(2))
-    return total
-
-
-def final_bytes(path):
-    """Size of the iterative switchover record (feature on only)"""
-    m = re.findall(r'iterative_device_save \S+: final generation \d+, '
-                   r'\d+ fields, (\d+) bytes', read(path))
-    return int(m[-1]) if m else None
 
 
 def migrate_once(mode, args, responder, workdir):
@@ -138,37 +42,9 @@ def migrate_once(mode, args, responder, workdir):
         src.wait_serial(r'probe: started', 90)
         time.sleep(1.0)         # let the probe settle
         dst = Vm(binary, workdir, 'dst-' + mode, guest + ['-incoming', 'defer'])
-        caps = [{'capability': 'events', 'state': True}]
-        if mode == 'on':
-            caps.append({'capability': 'virtio-iterative', 'state': True})
-        for vm in (src, dst):
-            vm.cmd('migrate-set-capabilities', capabilities=caps)
-        dst.cmd('migrate-incoming', uri='unix:' + sock)
-        src.cmd('migrate-set-parameters', **{'downtime-limit': 300})
-        src.cmd('migrate', uri='unix:' + sock)
-        deadline = time.time() + 120
-        while True:
-            info = src.cmd('query-migrate')
-            if info.get('status') == 'completed':
-                break
-            if info.get('status') in ('failed', 'cancelled'):
-                raise RuntimeError('%s: migration %s: %s' % (
-                    mode, info['status'], info.get('error-desc', '')))
-            if time.time() > deadline:
-                raise RuntimeError('%s: migration did not complete' % mode)
-            time.sleep(0.05)
-        # the first answer after the switchover reports the gap
-        deadline = time.time() + 10
-        gaps = []
-        while time.time() < deadline:
-            gaps = [float(g) for g in
-                    re.findall(r'probe: gap_ms=([\d.]+)', read(dst.serial))]
-            if gaps:
-                break
-            time.sleep(0.1)
-        time.sleep(0.5)
-        gaps = [float(g) for g in
-                re.findall(r'probe: gap_ms=([\d.]+)', read(dst.serial))]
+        info = migrate(src, dst, 'unix:' + sock,
+                       ['virtio-iterative'] if mode == 'on' else [])
+        gaps = probe_gaps(dst)
         return {
             'downtime_ms': info.get('downtime'),
             'total_ms': info.get('total-time'),
@@ -183,17 +59,6 @@ def migrate_once(mode, args, responder, workdir):
                 vm.close()
         if os.path.exists(sock):
             os.unlink(sock)
-
-
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
-def fmt(v, unit=''):
-    if v is None:
-        return 'n/a'
-    return ('%.1f' % v if isinstance(v, float) else str(v)) + unit
 
 
 def main():

@@ -1,6 +1,12 @@
 #!/bin/bash
 # Build the demo guest: Debian's cloud kernel and a busybox initramfs that
-# loads virtio-net, configures the slirp network and runs the UDP probe.
+# loads virtio-net, configures the network and runs the UDP probe.
+#
+# Kernel command line arguments read by the guest's init:
+#   probe.port=P probe.interval=MS   the UDP probe (required)
+#   net.addr=A/LEN                    eth0 address (default 10.0.2.15/24, slirp)
+#   net.gw=G                          gateway and probe server (default 10.0.2.2)
+#   net.queues=N                      ethtool -L eth0 combined N (multiqueue)
 #
 # Usage: mk-guest.sh OUTDIR      (writes OUTDIR/vmlinuz and OUTDIR/initrd.gz)
 set -euo pipefail
@@ -13,7 +19,9 @@ OUT=$(cd "$OUT" && pwd)
 kernel=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n1)
 [ -n "$kernel" ] || { echo "mk-guest: no cloud kernel (linux-image-cloud-amd64)" >&2; exit 1; }
 kver=${kernel#/boot/vmlinuz-}
-stamp="$kver $(sha256sum "$HERE/probe.c" "$0" | sha256sum | cut -c1-16)"
+ethtool=$(command -v ethtool || echo /usr/sbin/ethtool)
+[ -x "$ethtool" ] || { echo "mk-guest: ethtool not found (apt-get install ethtool)" >&2; exit 1; }
+stamp="$kver $(sha256sum "$HERE/probe.c" "$0" "$ethtool" | sha256sum | cut -c1-16)"
 if [ -f "$OUT/initrd.gz" ] && [ "$(cat "$OUT/stamp" 2>/dev/null)" = "$stamp" ]; then
     exit 0
 fi
@@ -24,6 +32,13 @@ mkdir -p "$root"/{bin,dev,proc,sys,lib/modules,tmp}
 cp /bin/busybox "$root/bin/busybox"
 gcc -O2 -static -Wall -o "$root/bin/probe" "$HERE/probe.c"
 mknod "$root/dev/console" c 5 1
+
+# ethtool (dynamically linked) and its shared libraries, for multiqueue
+cp "$ethtool" "$root/bin/ethtool"
+for lib in $(ldd "$ethtool" | grep -o '/[^ ]*'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+done
 
 # virtio-pci, virtio-net and what they need, in load order
 for f in $(modprobe -S "$kver" -a --show-depends virtio_pci virtio_net |
@@ -54,12 +69,19 @@ i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do
     sleep 0.1; i=$((i + 1))
 done
+addr=$(arg net.addr)
+gw=$(arg net.gw)
+queues=$(arg net.queues)
+if [ -n "$queues" ]; then
+    ethtool -L eth0 combined "$queues" || echo "guest: ethtool -L failed"
+fi
 ip link set lo up
 ip link set eth0 up
-ip addr add 10.0.2.15/24 dev eth0
-ip route add default via 10.0.2.2
-echo "guest: up, $(grep -c . /proc/interrupts) irq lines"
-exec /bin/probe 10.0.2.2 "$(arg probe.port)" "$(arg probe.interval)"
+ip addr add "${addr:-10.0.2.15/24}" dev eth0
+ip route add default via "${gw:-10.0.2.2}"
+echo "guest: up, $(grep -c . /proc/interrupts) irq lines," \
+     "$(ls /sys/class/net/eth0/queues | grep -c '^rx-') queue pairs"
+exec /bin/probe "${gw:-10.0.2.2}" "$(arg probe.port)" "$(arg probe.interval)"
 INIT
 chmod +x "$root/init"
 

@@ -1,0 +1,267 @@
+"""Summaries of a benchmark run: summary.json, a Markdown table, PNG plots
+(matplotlib) and the README's "Performance" section."""
+
+import json
+import math
+import os
+import platform
+import re
+import shutil
+
+FIGURES = ('downtime_ms', 'dev_save_us', 'dev_load_us', 'backend_start_us',
+           'switchover_dev_bytes', 'probe_gap_ms')
+MODES = ('baseline', 'off', 'on')
+
+
+def stats(values):
+    """{'median', 'p95', 'n'} of the non-None values (p95: nearest rank),
+    or None when there are none."""
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    n = len(values)
+    mid = n // 2
+    med = values[mid] if n % 2 else (values[mid - 1] + values[mid]) / 2
+    p95 = values[max(0, math.ceil(0.95 * n) - 1)]
+    return {'median': med, 'p95': p95, 'n': n}
+
+
+def machine():
+    """One line describing this machine."""
+    cpu = 'unknown CPU'
+    try:
+        with open('/proc/cpuinfo') as f:
+            m = re.search(r'model name\s*:\s*(.*)', f.read())
+            cpu = m.group(1).strip() if m else cpu
+    except OSError:
+        pass
+    distro = platform.system()
+    try:
+        with open('/etc/os-release') as f:
+            m = re.search(r'PRETTY_NAME="(.*)"', f.read())
+            distro = m.group(1) if m else distro
+    except OSError:
+        pass
+    return '%d cores %s, %s, kernel %s, guests on TCG' % (
+        os.cpu_count(), cpu, distro, platform.release())
+
+
+def summarize(cases, micro, runs, started, elapsed, quick=False):
+    """The summary.json structure (see README, "Performance")."""
+    out = []
+    for c in cases:
+        d = {'mode': c.mode, 'datapath': c.datapath,
+             'backend_setup_ms': c.delay_ms, 'queue_pairs': c.queue_pairs,
+             'status': c.status, 'runs': len(c.runs)}
+        if c.note:
+            d['note'] = c.note
+        for key in FIGURES:
+            d[key] = stats(r.get(key) for r in c.runs)
+        d['final_record_bytes'] = stats(r.get('final_record_bytes')
+                                        for r in c.runs)
+        d['full_reloads'] = sum(r.get('full_reloads') or 0 for r in c.runs)
+        out.append(d)
+    micro_out = []
+    for m in micro:
+        d = {'mode': m['mode'], 'queue_pairs': m['queue_pairs'],
+             'status': m['status']}
+        if m.get('note'):
+            d['note'] = m['note']
+        samples = m.get('samples') or {}
+        d['dev_save_us'] = stats(samples.get('dev_save_us', []))
+        d['dev_load_us'] = stats(samples.get('dev_load_us', []))
+        micro_out.append(d)
+    return {'machine': machine(),
+            'date': started.strftime('%Y-%m-%d %H:%M UTC'),
+            'load_average_at_start': list(os.getloadavg()),
+            'duration_s': int(elapsed),
+            'runs_per_case': runs,
+            'quick': quick,
+            'cases': out,
+            'device_microbench': micro_out}
+
+
+def _fig(stat, digits=0):
+    if not stat:
+        return '–'
+    f = '%%.%df' % digits
+    return '%s (%s)' % (f % stat['median'], f % stat['p95'])
+
+
+def markdown(summary):
+    """The results as a Markdown table: median (p95) per case."""
+    lines = ['Machine: %s.  Date: %s.  %d measured runs per case, median '
+             '(p95).' % (summary['machine'], summary['date'],
+                         summary['runs_per_case']), '',
+             '| datapath | queue pairs | mode | downtime ms | virtio-net '
+             'save us | virtio-net load us | dest. backend start us | '
+             'device bytes at switchover | probe gap ms |',
+             '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |']
+    pending = {}
+    for c in summary['cases']:
+        dp = c['datapath']
+        if dp == 'vhost-user':
+            dp += ' %d ms' % c['backend_setup_ms']
+        if c['status'] == 'pending':
+            pending.setdefault(dp, set()).add(c['queue_pairs'])
+            continue
+        if c['status'] == 'failed' and not c['runs']:
+            lines.append('| %s | %d | %s | failed | | | | | |' % (
+                dp, c['queue_pairs'], c['mode']))
+            continue
+        b = c['switchover_dev_bytes']
+        lines.append('| %s | %d | %s | %s | %s | %s | %s | %s | %s |' % (
+            dp, c['queue_pairs'], c['mode'], _fig(c['downtime_ms']),
+            _fig(c['dev_save_us']), _fig(c['dev_load_us']),
+            _fig(c['backend_start_us']),
+            '%d' % b['median'] if b else '–', _fig(c['probe_gap_ms'])))
+    for dp, qps in pending.items():
+        lines.append('| %s | %s | all | pending | pending | pending | '
+                     'pending | pending | pending |' % (
+                         dp, ', '.join(str(q) for q in sorted(qps))))
+    micro = summary.get('device_microbench') or []
+    lines.append('')
+    if micro and any(m['status'] != 'pending' for m in micro):
+        lines += ['Device-level microbenchmark (qtest, no guest): virtio-net '
+                  'switchover cost, median (p95).', '',
+                  '| queue pairs | mode | save us | load us |',
+                  '| ---: | --- | ---: | ---: |']
+        for m in micro:
+            lines.append('| %d | %s | %s | %s |' % (
+                m['queue_pairs'], m['mode'],
+                _fig(m['dev_save_us']) if m['status'] == 'measured'
+                else m['status'], _fig(m['dev_load_us'])))
+    else:
+        lines.append('Device-level microbenchmark (qtest, up to 64 queue '
+                     'pairs): pending (test not built yet).')
+    return '\n'.join(lines)
+
+
+def _series(summary, datapath, delay, mode, key):
+    pts = [(c['queue_pairs'], c[key]['median']) for c in summary['cases']
+           if c['datapath'] == datapath and c['backend_setup_ms'] == delay
+           and c['mode'] == mode and c.get(key)]
+    return sorted(pts)
+
+
+def plot(summary, out):
+    """downtime.png and switchover.png: median vs queue pairs, one line
+    per mode, one panel per datapath (and the microbenchmark)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator, ScalarFormatter
+
+    groups = []
+    for c in summary['cases']:
+        g = (c['datapath'], c['backend_setup_ms'])
+        if c['status'] != 'pending' and g not in groups:
+            groups.append(g)
+    title = lambda g: g[0] + (' %d ms' % g[1] if g[0] == 'vhost-user' else '')
+    styles = {'baseline': 'o-', 'off': 's--', 'on': '^-'}
+
+    def panel(ax, pts_by_mode, ylabel, name):
+        xs = set()
+        for mode, pts in pts_by_mode.items():
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts],
+                        styles[mode], label=mode)
+                xs.update(p[0] for p in pts)
+        ax.set_xscale('log', base=2)
+        ax.set_xticks(sorted(xs))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel('queue pairs')
+        ax.set_ylabel(ylabel)
+        ax.set_title(name, fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+
+    foot = '%s\n%s' % (summary['machine'].replace(', kernel', ',\nkernel'),
+                        summary['date'])
+    # downtime
+    n = max(1, len(groups))
+    fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.8), squeeze=False)
+    for ax, g in zip(axes[0], groups):
+        panel(ax, {m: _series(summary, g[0], g[1], m, 'downtime_ms')
+                   for m in MODES}, 'downtime, ms (median)', title(g))
+    fig.suptitle('Total downtime vs queue pairs', fontsize=11)
+    fig.text(0.01, 0.01, foot, fontsize=6)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.savefig(os.path.join(out, 'downtime.png'), dpi=110)
+    plt.close(fig)
+
+    # per-device switchover cost: save and load rows
+    micro = [m for m in summary.get('device_microbench') or []
+             if m['status'] == 'measured']
+    cols = groups + ([('qtest', 0)] if micro else [])
+    n = max(1, len(cols))
+    fig, axes = plt.subplots(2, n, figsize=(4.5 * n, 7), squeeze=False)
+    for j, g in enumerate(cols):
+        for i, key in enumerate(('dev_save_us', 'dev_load_us')):
+            if g[0] == 'qtest':
+                pts = {m: sorted((c['queue_pairs'], c[key]['median'])
+                                 for c in micro if c['mode'] == m and c[key])
+                       for m in MODES}
+                name = 'device microbenchmark (qtest)'
+            else:
+                pts = {m: _series(summary, g[0], g[1], m, key)
+                       for m in MODES}
+                name = title(g)
+            panel(axes[i][j], pts, 'virtio-net %s at switchover, us' %
+                  key[4:8], name)
+    fig.suptitle('Per-device switchover cost vs queue pairs', fontsize=11)
+    fig.text(0.01, 0.005, foot, fontsize=6)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.savefig(os.path.join(out, 'switchover.png'), dpi=110)
+    plt.close(fig)
+
+
+def write(summary, out):
+    with open(os.path.join(out, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+        f.write('\n')
+    with open(os.path.join(out, 'summary.md'), 'w') as f:
+        f.write(markdown(summary) + '\n')
+    plot(summary, out)
+
+
+BEGIN, END = '<!-- bench:begin -->', '<!-- bench:end -->'
+
+
+def publish(summary, out, readme, results):
+    """Copy the table and plots to `results` (tracked in git) and replace
+    the text between the bench markers in `readme` (its "Performance"
+    section, added before "## Layout" when missing) with them."""
+    os.makedirs(results, exist_ok=True)
+    for name in ('summary.json', 'summary.md', 'downtime.png',
+                 'switchover.png'):
+        shutil.copy(os.path.join(out, name), os.path.join(results, name))
+    rel = os.path.relpath(results, os.path.dirname(os.path.abspath(readme)))
+    table = markdown(summary).split('\n', 2)[2]
+    generated = '\n'.join([
+        BEGIN,
+        'Latest %srun: %s, %s; %d measured runs per case after a '
+        'warm-up, median (p95); took %d min.' % (
+            'QUICK=1 ' if summary.get('quick') else '',
+            summary['machine'], summary['date'], summary['runs_per_case'],
+            round(summary['duration_s'] / 60)), '',
+        table, '',
+        '![downtime vs queue pairs](%s/downtime.png)' % rel, '',
+        '![per-device switchover cost vs queue pairs](%s/switchover.png)'
+        % rel,
+        END])
+    with open(readme) as f:
+        text = f.read()
+    if BEGIN in text and END in text:
+        a = text.index(BEGIN)
+        b = text.index(END) + len(END)
+        text = text[:a] + generated + text[b:]
+    else:
+        section = '## Performance\n\n' + generated + '\n\n'
+        m = re.search(r'^## Layout', text, re.M)
+        at = m.start() if m else len(text)
+        text = text[:at] + section + text[at:]
+    with open(readme, 'w') as f:
+        f.write(text)
