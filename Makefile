@@ -15,7 +15,9 @@ export QEMU_SOURCE_CACHE
 # What the tests and the demo need from the patched build
 TARGETS  := qemu-system-x86_64 qemu-img storage-daemon/qemu-storage-daemon \
             tests/qtest/migration-test tests/qtest/qos-test \
-            tests/qtest/virtio-net-failover
+            tests/qtest/virtio-net-failover \
+            tests/qtest/virtio-net-iterative-test \
+            tests/vhost-user-net-test-backend
 
 .PHONY: help deps source tree build baseline export check demo bench clean
 

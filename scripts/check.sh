@@ -29,8 +29,10 @@ J
 # Stock QEMU 10.2.2 and the patched build migrate to each other with the
 # capability off (the default)
 BB=$BASE/build
+# (virtio-iterative/stream-off compares the device section byte for byte)
 COMPAT_PATHS=$(printf '"-p", "/x86_64/migration/%s", ' precopy/unix/plain \
-               precopy/tcp/plain precopy/file postcopy/plain | sed 's/, $//')
+               precopy/tcp/plain precopy/file postcopy/plain \
+               virtio-iterative/stream-off | sed 's/, $//')
 # the other side is QTEST_QEMU_BINARY, the patched build
 compat_env() {
     qtest_env "$B" | sed "s|^{|{\"QTEST_QEMU_BINARY_$1\": \"$BB/qemu-system-x86_64\",|"
@@ -61,6 +63,9 @@ cat > "$OUT/suites.json" <<J
   "cmd": ["$B/tests/qtest/qos-test", "--tap", "-k", $(qos_paths) "-m", "quick"],
   "env": $(qtest_env "$B"), "cwd": "$B", "timeout": 900},
  {"name": "virtio-net-failover", "cmd": ["$B/tests/qtest/virtio-net-failover", "--tap", "-k"],
+  "env": $(qtest_env "$B"), "cwd": "$B", "timeout": 900},
+ {"name": "virtio-net-iterative-test",
+  "cmd": ["$B/tests/qtest/virtio-net-iterative-test", "--tap", "-k"],
   "env": $(qtest_env "$B"), "cwd": "$B", "timeout": 900}
 ]
 J
