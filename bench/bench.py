@@ -12,8 +12,12 @@ by migration (and the order rotated each round) so that machine noise hits
 all of them; the first round(s) are warm-ups and are not counted.  All
 traffic stays inside a private network namespace (bench/netns.py).
 
-Per migration it records the total downtime (query-migrate), the
-virtio-net save and load cost at switchover (vmstate_downtime_* trace
+Per migration it records the downtime as the guest sees it (from the
+source's src-downtime-start checkpoint to the destination's
+dst-precopy-bh-vm-started, both QEMUs' timestamped trace lines on this
+host's wall clock), query-migrate's downtime (which ends when the source
+has sent everything, before the destination loads and starts the
+devices), the virtio-net save and load cost at switchover (vmstate_downtime_* trace
 events), the destination vhost backend start (vhost-user only: from the
 first vhost_dev_start to the end of vm_start on the destination, from
 timestamped trace lines), the size of the virtio-net section at switchover
@@ -47,16 +51,19 @@ MODES = ('baseline', 'off', 'on')
 HOST_ID = {'baseline': 11, 'off': 12, 'on': 13}   # guest IP/MAC per mode
 TRACE = Vm.TRACE + ('iterative_device_load',
                     'iterative_device_prepare_failed',
-                    'vmstate_downtime_checkpoint', 'vhost_dev_start')
+                    'vmstate_downtime_checkpoint', 'vhost_dev_start',
+                    'vhost_dev_start_prestarted', 'virtio_net_vhost_prestart',
+                    'vhost_user_presetup')
 BACKEND_ARGS = '--socket-path {socket} --queues {queues} --tap {tap} ' \
-               '--delay-ms {delay}'
+               '--delay-ms {delay} --log {log}'
 
 
 class Case:
     """One cell of the matrix: what summary.json calls a case."""
 
-    def __init__(self, mode, datapath, delay_ms, queue_pairs):
+    def __init__(self, mode, datapath, delay_ms, queue_pairs, target_runs):
         self.mode = mode
+        self.target_runs = target_runs  # measured runs wanted
         self.datapath = datapath
         self.delay_ms = delay_ms
         self.queue_pairs = queue_pairs
@@ -78,7 +85,8 @@ class Backend:
         if os.path.exists(self.socket):
             os.unlink(self.socket)
         argv = args.vhost_backend_args.format(
-            socket=self.socket, queues=queues, tap=tap, delay=delay_ms)
+            socket=self.socket, queues=queues, tap=tap, delay=delay_ms,
+            log=os.path.join(workdir, name + '.vulog'))
         self.log = os.path.join(workdir, name + '.backend')
         with open(self.log, 'w') as log:
             self.proc = subprocess.Popen(
@@ -148,7 +156,10 @@ class Guest:
         self.binary = args.baseline if mode == 'baseline' else args.patched
         tag = 'it%s%d%s' % (mode[:2], datapath == 'vhost-user',
                             'm' if qp > 1 else 's')
-        self.taps = [ns.tap(tag + 'a', qp > 1), ns.tap(tag + 'b', qp > 1)]
+        # QEMU's tap netdev wants a single-queue tap for one queue pair;
+        # the vhost-user backend always attaches with IFF_MULTI_QUEUE
+        mq = qp > 1 or datapath == 'vhost-user'
+        self.taps = [ns.tap(tag + 'a', mq), ns.tap(tag + 'b', mq)]
         self.seq = 0
         self.src = self.src_backend = None
         self.src, self.src_backend = self._start(incoming=False)
@@ -223,12 +234,15 @@ class Guest:
                            ['virtio-iterative'] if self.mode == 'on' else [],
                            src_uri=src_uri)
             gaps = probe_gaps(dst, settle=0.3)
-            r = {'downtime_ms': info.get('downtime'),
+            dst_trace = wait_trace(dst.trace, 'dst-precopy-bh-vm-started')
+            r = {'downtime_ms': guest_downtime_ms(read(src.trace),
+                                                  dst_trace),
+                 'qmp_downtime_ms': info.get('downtime'),
                  'dev_save_us': trace_us(src.trace, 'vmstate_downtime_save'),
                  'dev_load_us': trace_us(dst.trace, 'vmstate_downtime_load'),
-                 'backend_start_us': backend_start_us(read(dst.trace)),
+                 'backend_start_us': backend_start_us(dst_trace),
                  'final_record_bytes': final_bytes(src.trace),
-                 'full_reloads': read(dst.trace).count(
+                 'full_reloads': dst_trace.count(
                      'iterative_device_prepare_failed'),
                  'probe_gap_ms': max(gaps) if gaps else None}
             if relay:
@@ -258,6 +272,46 @@ class Guest:
 
 TS_RE = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)Z? (\S+)(.*)$',
                    re.M)
+
+
+def checkpoints(trace, name):
+    """Wall-clock times (datetime) of the vmstate_downtime_checkpoint
+    `name` lines of a timestamped trace log, in order."""
+    return [datetime.datetime.fromisoformat(m.group(1))
+            for m in TS_RE.finditer(trace)
+            if m.group(2) == 'vmstate_downtime_checkpoint'
+            and m.group(3).strip() == name]
+
+
+def wait_trace(path, text, timeout=5):
+    """The trace log at `path` once it contains `text` (or after
+    `timeout` s): the destination logs its start in a bottom half that
+    may run after the source reported the migration complete."""
+    deadline = time.time() + timeout
+    while True:
+        trace = read(path)
+        if text in trace or time.time() > deadline:
+            return trace
+        time.sleep(0.02)
+
+
+def guest_downtime_ms(src_trace, dst_trace):
+    """Downtime as the guest sees it, in ms: from the source's
+    src-downtime-start (the source stops the VM) to the destination's
+    dst-precopy-bh-vm-started (vm_start() returned: devices, including a
+    vhost back-end, are running).  Both QEMUs run on this host with
+    -msg timestamp=on, so their trace lines share the wall clock.  None
+    if either checkpoint is missing."""
+    start = checkpoints(src_trace, 'src-downtime-start')
+    end = checkpoints(dst_trace, 'dst-precopy-bh-vm-started')
+    if not start or not end:
+        return None
+    # a QEMU is a destination once, then a source once: the last stop of
+    # the source, the first start of the destination after it
+    after = [t for t in end if t >= start[-1]]
+    if not after:
+        return None
+    return round((after[0] - start[-1]).total_seconds() * 1e3, 1)
 
 
 def backend_start_us(trace):
@@ -356,7 +410,7 @@ def run_group(args, ns, workdir, cases, progress, label):
             g.wait_booted(180)
         time.sleep(1.0)             # let the probes settle
         progress.booted_group()
-        for rnd in range(-args.warmup, args.runs):
+        for rnd in range(-args.warmup, cases[0].target_runs):
             shift = rnd % len(cases)
             for case in cases[shift:] + cases[:shift]:
                 # the first migration (a warm-up, unless there are none) goes
@@ -368,17 +422,18 @@ def run_group(args, ns, workdir, cases, progress, label):
                 if rnd >= 0:
                     r['switchover_dev_bytes'] = case.dev_bytes
                     case.runs.append(r)
-                progress.step('%s %-8s %s: downtime %s ms, save %s us, load '
-                              '%s us, gap %s ms%s' % (
+                progress.step('%s %-8s %s: downtime %s ms (query-migrate %s '
+                              'ms), save %s us, load %s us, gap %s ms%s' % (
                                   label, case.mode,
                                   'warm-up' if rnd < 0 else 'run %d' % rnd,
-                                  r['downtime_ms'], r['dev_save_us'],
+                                  r['downtime_ms'], r['qmp_downtime_ms'],
+                                  r['dev_save_us'],
                                   r['dev_load_us'], r['probe_gap_ms'],
                                   ', FULL RELOAD' if r['full_reloads']
                                   else ''))
     except Exception as e:
         for case in cases:
-            if len(case.runs) < args.runs:
+            if len(case.runs) < case.target_runs:
                 case.status, case.note = 'failed', str(e)
         print('%s: FAILED: %s' % (label, e), file=sys.stderr)
     finally:
@@ -395,10 +450,16 @@ def main():
     ap.add_argument('--out', required=True, help='output directory')
     ap.add_argument('--quick', action='store_true',
                     help='1 and 4 queue pairs, 3 runs (a few minutes)')
-    ap.add_argument('--runs', type=int, help='measured runs per case')
+    ap.add_argument('--runs', metavar='N|QP:N,...',
+                    help='measured runs per case: N, or per queue pairs '
+                    '(e.g. 1:10,4:10,16:5,32:5; a bare N is the default '
+                    'for the others); default 10 (--quick: 3)')
     ap.add_argument('--warmup', type=int, default=1,
                     help='warm-up rounds per group (default 1)')
     ap.add_argument('--queue-pairs', help='comma list (default 1,4,16,32)')
+    ap.add_argument('--vhost-queue-pairs',
+                    help='queue pairs of the vhost-user cases (default: '
+                    '--queue-pairs)')
     ap.add_argument('--datapaths', default='userspace,vhost-user')
     ap.add_argument('--backend-delays', default='0,200',
                     help='vhost-user backend setup latencies, ms')
@@ -407,20 +468,26 @@ def main():
                     help='its arguments (default "%(default)s")')
     ap.add_argument('--qtest', help='device microbenchmark qtest binary')
     ap.add_argument('--qtest-path', default=microbench.DEFAULT_PATH)
-    ap.add_argument('--micro-queue-pairs', default='1,8,32,64')
+    ap.add_argument('--micro-queue-pairs', default='1,4,16,32,64')
+    ap.add_argument('--micro-runs', type=int,
+                    help='migrations per microbenchmark case (default 5, '
+                    '--quick: 2)')
     ap.add_argument('--publish', metavar='README',
                     help='update the Performance section of README and '
                     'copy the table and plots next to it (bench/results)')
     ap.add_argument('--keep', action='store_true', help='keep the logs')
     args = ap.parse_args()
     sys.path.insert(0, args.python)
-    if args.runs is None:
-        args.runs = 3 if args.quick else 10
+    runs_for = parse_runs(args.runs, 3 if args.quick else 10)
     qps = [int(q) for q in (args.queue_pairs or
                             ('1,4' if args.quick else '1,4,16,32')).split(',')]
+    vhost_qps = [int(q) for q in args.vhost_queue_pairs.split(',')] \
+        if args.vhost_queue_pairs else qps
     micro_qps = [int(q) for q in args.micro_queue_pairs.split(',')]
-    if args.quick and args.micro_queue_pairs == '1,8,32,64':
-        micro_qps = [1, 64]
+    if args.quick and args.micro_queue_pairs == '1,4,16,32,64':
+        micro_qps = [1, 4]
+    if args.micro_runs is None:
+        args.micro_runs = 2 if args.quick else 5
     for b in (args.patched, args.baseline):
         if not os.access(b, os.X_OK):
             sys.exit('bench: %s: not found' % b)
@@ -436,8 +503,9 @@ def main():
         delays = [int(d) for d in args.backend_delays.split(',')] \
             if dp == 'vhost-user' else [0]
         for delay in delays:
-            for qp in qps:
-                groups.append([Case(m, dp, delay, qp) for m in MODES])
+            for qp in (vhost_qps if dp == 'vhost-user' else qps):
+                groups.append([Case(m, dp, delay, qp, runs_for(qp))
+                               for m in MODES])
     all_cases = [c for g in groups for c in g]
     runnable = [g for g in groups
                 if g[0].datapath == 'userspace' or backend_ok]
@@ -449,12 +517,14 @@ def main():
                     args.vhost_backend
 
     started = datetime.datetime.now(datetime.timezone.utc)
-    print('bench: %d cases (%d to measure now), %d runs each after %d '
+    runs_per_case = runs_summary(all_cases)
+    print('bench: %d cases (%d to measure now), %s runs each after %d '
           'warm-up round(s); load average %.1f %.1f %.1f' % (
-              (len(all_cases), sum(len(g) for g in runnable), args.runs,
-               args.warmup) + os.getloadavg()), flush=True)
+              (len(all_cases), sum(len(g) for g in runnable),
+               report.fmt_runs(runs_per_case), args.warmup) +
+              os.getloadavg()), flush=True)
     workdir = tempfile.mkdtemp(prefix='iterative-bench-')
-    progress = Progress(sum(len(g) * (args.runs + args.warmup)
+    progress = Progress(sum(len(g) * (g[0].target_runs + args.warmup)
                             for g in runnable), len(runnable))
     try:
         with Namespace() as ns:
@@ -471,8 +541,9 @@ def main():
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    summary = report.summarize(all_cases, micro, args.runs, started,
-                               time.time() - progress.t0, args.quick)
+    summary = report.summarize(all_cases, micro, runs_per_case, started,
+                               time.time() - progress.t0, args.quick,
+                               args.micro_runs)
     os.makedirs(args.out, exist_ok=True)
     report.write(summary, args.out)
     print()
@@ -485,28 +556,70 @@ def main():
     return 0 if all(c.status != 'failed' for c in all_cases) else 1
 
 
+def parse_runs(spec, default):
+    """--runs: 'N' or 'QP:N,...' (a bare N sets the default) -> a
+    function queue pairs -> measured runs."""
+    per_qp = {}
+    for item in (spec or '').split(','):
+        item = item.strip()
+        if not item:
+            continue
+        if ':' in item:
+            qp, n = item.split(':', 1)
+            per_qp[int(qp)] = int(n)
+        else:
+            default = int(item)
+    return lambda qp: per_qp.get(qp, default)
+
+
+def runs_summary(cases):
+    """Measured runs per case for summary.json: an int when every case
+    has the same, else {datapath: {queue pairs: runs}}."""
+    targets = {c.target_runs for c in cases}
+    if len(targets) == 1:
+        return targets.pop()
+    out = {}
+    for c in cases:
+        dp = c.datapath + (' %d ms' % c.delay_ms
+                           if c.datapath == 'vhost-user' else '')
+        out.setdefault(dp, {})[str(c.queue_pairs)] = c.target_runs
+    return out
+
+
 def run_microbench(args, qps):
-    """The qtest microbenchmark (bench/microbench.py), or pending."""
+    """The qtest microbenchmark (bench/microbench.py), or pending.  The
+    test always enables virtio-iterative: only mode "on" is measured;
+    baseline and off are "n/a" (the guest runs give off vs on)."""
     cases = []
     for qp in qps:
         for mode in MODES:
-            qemu = args.baseline if mode == 'baseline' else args.patched
             c = {'mode': mode, 'queue_pairs': qp, 'status': 'pending',
                  'samples': None}
+            if mode not in microbench.MODES:
+                c['status'] = 'n/a'
+                c['note'] = microbench.NO_OFF
+                cases.append(c)
+                continue
             try:
-                samples = microbench.run_case(args.qtest, qemu, mode, qp,
-                                              args.runs, args.qtest_path)
+                samples = microbench.run_case(args.qtest, args.patched, qp,
+                                              args.micro_runs,
+                                              args.qtest_path)
                 if samples is not None:
                     c['status'], c['samples'] = 'measured', samples
-                    print('microbench %-8s %2d qp: save %s us, load %s us' % (
-                        mode, qp, samples['dev_save_us'],
-                        samples['dev_load_us']), flush=True)
+                    if samples['failed']:
+                        c['note'] = '%d of %d runs failed' % (
+                            samples['failed'], args.micro_runs)
+                    print('microbench %-8s %2d qp: save %s us, load %s us%s'
+                          % (mode, qp, samples['dev_save_us'],
+                             samples['dev_load_us'],
+                             ', %d runs FAILED' % samples['failed']
+                             if samples['failed'] else ''), flush=True)
             except Exception as e:
                 c['status'], c['note'] = 'failed', str(e)
                 print('microbench %s %d qp: FAILED: %s' % (mode, qp, e),
                       file=sys.stderr)
             cases.append(c)
-    if all(c['status'] == 'pending' for c in cases):
+    if all(c['status'] in ('pending', 'n/a') for c in cases):
         print('microbench: pending (%s not built)' % args.qtest, flush=True)
     return cases
 

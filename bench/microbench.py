@@ -1,63 +1,140 @@
 """Device-level microbenchmark: per-device switchover cost without a guest.
 
-HOOK for the qtest a colleague is writing (not in the series yet):
-build/qemu/build/tests/qtest/virtio-net-iterative-test, a libqos-driven
-virtio-net-pci at DRIVER_OK with up to 64 queue pairs on the qtest
-accelerator, migrated between two QEMUs.  Until that binary exists, every
-case is reported as "pending".
+It runs the series' qtest, build/qemu/build/tests/qtest/
+virtio-net-iterative-test: a libqos-driven virtio-net-pci at DRIVER_OK
+with N queue pairs on the qtest accelerator (N > 1: a multiqueue tap in
+the test's own network namespace, so root), live-migrated once between
+two QEMUs while the driver changes the device's fields, then switched
+over.  One run of the test is one migration:
 
-The contract this module assumes (adapt here once the test lands):
+    QTEST_QEMU_BINARY=<patched qemu> QTEST_TRACE='vmstate_downtime_*' \\
+    [QTEST_ITERATIVE_QUEUES=N] TEST -p /x86_64/virtio-net-iterative/queues-N
 
-- the test is run as  TEST [-p PATH]  with QTEST_QEMU_BINARY (and
-  QTEST_QEMU_BINARY_SRC/_DST, for the migration framework) set to the QEMU
-  under test and QTEST_TRACE="vmstate_downtime_*": libqtest then adds
-  `-trace vmstate_downtime_*` to both QEMUs, whose trace lines go to the
-  test's stderr;
-- the case is chosen through the environment: ITERATIVE_BENCH_MODE
-  (baseline|off|on), ITERATIVE_BENCH_QUEUE_PAIRS (N) and
-  ITERATIVE_BENCH_RUNS (migrations to do);
-- each migration prints one vmstate_downtime_save line (source) and one
-  vmstate_downtime_load line (destination) for the virtio-net section.
+(queues-1 and queues-4 always exist; QTEST_ITERATIVE_QUEUES=N adds
+queues-N).  libqtest puts `-trace vmstate_downtime_*` on both QEMUs'
+command lines, but the test also gives each QEMU `-D DIR/src.log` and
+`-D DIR/dst.log` (DIR made under $TMPDIR, removed when the test ends), so
+the trace lines go to those files, not to stderr.  We run the test with
+a private TMPDIR, hard-link the two logs as soon as they appear (the
+links keep them, and everything QEMU appends to them, after the test
+unlinks its names), and parse the virtio-net sections'
+vmstate_downtime_save (source) and vmstate_downtime_load (destination)
+lines: per migration, the sum over the device's sections at switchover,
+as bench.py does for the guest runs.  (In practice one line per side:
+idstr .../virtio-net, type non-iterable, which with virtio-iterative
+carries the final record; the .../virtio-net/iterative section has no
+switchover part.)
+
+The test always enables the virtio-iterative capability on both sides and
+has no switch for it (its command line is fixed, it sets the capability
+over QMP): only mode "on" is measured here.  "off" and stock QEMU at
+1..32 queue pairs come from the guest runs.
 """
 
+import glob
 import os
+import shutil
 import subprocess
+import tempfile
+import time
 
-from vmlib import downtime_samples
+from vmlib import downtime_samples, read
 
 DEFAULT_TEST = 'tests/qtest/virtio-net-iterative-test'
-DEFAULT_PATH = '/x86_64/virtio-net-iterative/bench'
+DEFAULT_PATH = '/x86_64/virtio-net-iterative/queues-{n}'
+BUILTIN_QUEUES = (1, 4)         # registered without QTEST_ITERATIVE_QUEUES
+MODES = ('on',)                 # what the test can measure
+NO_OFF = ('the qtest always enables virtio-iterative; off and baseline: '
+          'see the guest runs')
 
 
-def parse_downtime(text, device='virtio-net'):
-    """{'dev_save_us': [...], 'dev_load_us': [...]} from trace output: one
-    sample per vmstate_downtime_save/load line of `device`'s section."""
-    return {'dev_save_us': downtime_samples(text, 'vmstate_downtime_save',
-                                            device),
-            'dev_load_us': downtime_samples(text, 'vmstate_downtime_load',
-                                            device)}
+def parse_downtime(src_log, dst_log, device='virtio-net'):
+    """{'dev_save_us': total, 'dev_load_us': total} of one migration:
+    the sum of `device`'s vmstate_downtime_save lines in the source's log
+    and of its vmstate_downtime_load lines in the destination's (None when
+    there are none)."""
+    save = downtime_samples(src_log, 'vmstate_downtime_save', device)
+    load = downtime_samples(dst_log, 'vmstate_downtime_load', device)
+    return {'dev_save_us': sum(save) if save else None,
+            'dev_load_us': sum(load) if load else None}
 
 
-def run_external(cmd, env, timeout=600):
-    """Run `cmd` with `env` added to the environment and parse the
-    vmstate_downtime_* lines of its stderr (QTEST_TRACE output)."""
-    full_env = dict(os.environ, QTEST_TRACE='vmstate_downtime_*', **env)
-    proc = subprocess.run(cmd, env=full_env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError('%s failed (%d): %s' % (
-            ' '.join(cmd), proc.returncode, proc.stderr.strip()[-500:]))
-    return parse_downtime(proc.stderr)
+def run_once(test, qemu, queue_pairs, path=DEFAULT_PATH, timeout=300,
+             env=None):
+    """One run of the test (one migration); returns parse_downtime()."""
+    work = tempfile.mkdtemp(prefix='iterative-micro-')
+    try:
+        tmp = os.path.join(work, 'tmp')
+        cwd = os.path.join(work, 'cwd')  # empty: sh -c sees the trace glob
+        os.mkdir(tmp)
+        os.mkdir(cwd)
+        full_env = dict(os.environ, QTEST_QEMU_BINARY=qemu,
+                        QTEST_QEMU_BINARY_SRC=qemu, QTEST_QEMU_BINARY_DST=qemu,
+                        QTEST_TRACE='vmstate_downtime_*', TMPDIR=tmp,
+                        **(env or {}))
+        full_env.pop('QTEST_LOG', None)
+        if queue_pairs not in BUILTIN_QUEUES:
+            full_env['QTEST_ITERATIVE_QUEUES'] = str(queue_pairs)
+        else:
+            full_env.pop('QTEST_ITERATIVE_QUEUES', None)
+        cmd = [os.path.abspath(test), '-p', path.format(n=queue_pairs)]
+        out_path = os.path.join(work, 'output')
+        kept = {}
+        with open(out_path, 'w') as out:
+            proc = subprocess.Popen(cmd, env=full_env, cwd=cwd, stdout=out,
+                                    stderr=subprocess.STDOUT)
+            deadline = time.time() + timeout
+            while proc.poll() is None:
+                for name in ('src.log', 'dst.log'):
+                    if name in kept:
+                        continue
+                    for f in glob.glob(os.path.join(
+                            tmp, 'virtio-net-iterative-*', name)):
+                        link = os.path.join(work, name)
+                        try:
+                            os.link(f, link)
+                            kept[name] = link
+                        except FileNotFoundError:
+                            pass
+                if time.time() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    raise RuntimeError('%s: timed out' % ' '.join(cmd))
+                time.sleep(0.005)
+        output = read(out_path)
+        if proc.returncode != 0:
+            raise RuntimeError('%s failed (%d): %s' % (
+                ' '.join(cmd), proc.returncode, output.strip()[-500:]))
+        if 'SKIP' in output or len(kept) < 2:
+            raise RuntimeError('%s: no trace logs (skipped? %s)' % (
+                ' '.join(cmd), output.strip()[-300:]))
+        r = parse_downtime(read(kept['src.log']), read(kept['dst.log']))
+        if r['dev_save_us'] is None or r['dev_load_us'] is None:
+            raise RuntimeError('%s: no virtio-net vmstate_downtime lines'
+                               % ' '.join(cmd))
+        return r
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def run_case(test, qemu, mode, queue_pairs, runs, path=DEFAULT_PATH):
-    """One microbenchmark case; None when the test binary is missing
-    (pending), else the per-migration samples (see parse_downtime)."""
+def run_case(test, qemu, queue_pairs, runs, path=DEFAULT_PATH):
+    """One microbenchmark case (mode "on"): None when the test binary is
+    missing (pending), else {'dev_save_us': [...], 'dev_load_us': [...],
+    'failed': n} with one sample per successful run.  Raises when no run
+    succeeded."""
     if not test or not os.access(test, os.X_OK):
         return None
-    env = {'QTEST_QEMU_BINARY': qemu, 'QTEST_QEMU_BINARY_SRC': qemu,
-           'QTEST_QEMU_BINARY_DST': qemu,
-           'ITERATIVE_BENCH_MODE': mode,
-           'ITERATIVE_BENCH_QUEUE_PAIRS': str(queue_pairs),
-           'ITERATIVE_BENCH_RUNS': str(runs)}
-    return run_external([test, '-p', path] if path else [test], env)
+    samples = {'dev_save_us': [], 'dev_load_us': [], 'failed': 0}
+    error = None
+    for _ in range(runs):
+        try:
+            r = run_once(test, qemu, queue_pairs, path)
+        except Exception as e:
+            samples['failed'] += 1
+            error = e
+            continue
+        for key in ('dev_save_us', 'dev_load_us'):
+            samples[key].append(r[key])
+    if not samples['dev_save_us']:
+        raise error
+    return samples

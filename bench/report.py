@@ -8,9 +8,12 @@ import platform
 import re
 import shutil
 
-FIGURES = ('downtime_ms', 'dev_save_us', 'dev_load_us', 'backend_start_us',
+FIGURES = ('downtime_ms', 'qmp_downtime_ms', 'dev_save_us', 'dev_load_us', 'backend_start_us',
            'switchover_dev_bytes', 'probe_gap_ms')
 MODES = ('baseline', 'off', 'on')
+COLORS = {'baseline': 'C0', 'off': 'C1', 'on': 'C2'}
+DOWNTIME_HDR = 'downtime ms (src stop → dst running)'
+QMP_DOWNTIME_HDR = 'query-migrate downtime ms'
 
 
 def stats(values):
@@ -46,7 +49,22 @@ def machine():
         os.cpu_count(), cpu, distro, platform.release())
 
 
-def summarize(cases, micro, runs, started, elapsed, quick=False):
+def fmt_runs(runs):
+    """runs_per_case (an int, or {datapath: {queue pairs: n}}) as text."""
+    if isinstance(runs, int):
+        return '%d' % runs
+    parts = []
+    for dp, per_qp in runs.items():
+        by_n = {}
+        for qp, n in per_qp.items():
+            by_n.setdefault(n, []).append(qp)
+        parts.append('%s: %s' % (dp, ', '.join(
+            '%d at %s qp' % (n, '/'.join(qps)) for n, qps in by_n.items())))
+    return '; '.join(parts)
+
+
+def summarize(cases, micro, runs, started, elapsed, quick=False,
+              micro_runs=None):
     """The summary.json structure (see README, "Performance")."""
     out = []
     for c in cases:
@@ -70,12 +88,14 @@ def summarize(cases, micro, runs, started, elapsed, quick=False):
         samples = m.get('samples') or {}
         d['dev_save_us'] = stats(samples.get('dev_save_us', []))
         d['dev_load_us'] = stats(samples.get('dev_load_us', []))
+        d['failed_runs'] = samples.get('failed', 0)
         micro_out.append(d)
     return {'machine': machine(),
             'date': started.strftime('%Y-%m-%d %H:%M UTC'),
             'load_average_at_start': list(os.getloadavg()),
             'duration_s': int(elapsed),
             'runs_per_case': runs,
+            'microbench_runs_per_case': micro_runs,
             'quick': quick,
             'cases': out,
             'device_microbench': micro_out}
@@ -90,13 +110,15 @@ def _fig(stat, digits=0):
 
 def markdown(summary):
     """The results as a Markdown table: median (p95) per case."""
-    lines = ['Machine: %s.  Date: %s.  %d measured runs per case, median '
+    lines = ['Machine: %s.  Date: %s.  Measured runs per case: %s; median '
              '(p95).' % (summary['machine'], summary['date'],
-                         summary['runs_per_case']), '',
-             '| datapath | queue pairs | mode | downtime ms | virtio-net '
+                         fmt_runs(summary['runs_per_case'])), '',
+             '| datapath | queue pairs | mode | %s | %s | virtio-net '
              'save us | virtio-net load us | dest. backend start us | '
-             'device bytes at switchover | probe gap ms |',
-             '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |']
+             'device bytes at switchover | probe gap ms |' % (
+                 DOWNTIME_HDR, QMP_DOWNTIME_HDR),
+             '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: '
+             '| ---: |']
     pending = {}
     for c in summary['cases']:
         dp = c['datapath']
@@ -106,30 +128,40 @@ def markdown(summary):
             pending.setdefault(dp, set()).add(c['queue_pairs'])
             continue
         if c['status'] == 'failed' and not c['runs']:
-            lines.append('| %s | %d | %s | failed | | | | | |' % (
+            lines.append('| %s | %d | %s | failed | | | | | | |' % (
                 dp, c['queue_pairs'], c['mode']))
             continue
         b = c['switchover_dev_bytes']
-        lines.append('| %s | %d | %s | %s | %s | %s | %s | %s | %s |' % (
+        lines.append('| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |' % (
             dp, c['queue_pairs'], c['mode'], _fig(c['downtime_ms']),
-            _fig(c['dev_save_us']), _fig(c['dev_load_us']),
+            _fig(c.get('qmp_downtime_ms')), _fig(c['dev_save_us']), _fig(c['dev_load_us']),
             _fig(c['backend_start_us']),
             '%d' % b['median'] if b else '–', _fig(c['probe_gap_ms'])))
     for dp, qps in pending.items():
         lines.append('| %s | %s | all | pending | pending | pending | '
-                     'pending | pending | pending |' % (
+                     'pending | pending | pending | pending |' % (
                          dp, ', '.join(str(q) for q in sorted(qps))))
     micro = summary.get('device_microbench') or []
     lines.append('')
-    if micro and any(m['status'] != 'pending' for m in micro):
-        lines += ['Device-level microbenchmark (qtest, no guest): virtio-net '
-                  'switchover cost, median (p95).', '',
+    if micro and any(m['status'] not in ('pending', 'n/a') for m in micro):
+        runs = summary.get('microbench_runs_per_case')
+        lines += ['Device-level microbenchmark (qtest `virtio-net-iterative-'
+                  'test`, no guest, %s migrations per case): virtio-net '
+                  'switchover cost with virtio-iterative on, median (p95).  '
+                  'The test always enables the capability, so off and stock '
+                  'QEMU are not measured here: see the guest runs above (up '
+                  'to 32 queue pairs).' % (runs if runs else 'several'), '',
                   '| queue pairs | mode | save us | load us |',
                   '| ---: | --- | ---: | ---: |']
         for m in micro:
+            if m['status'] == 'n/a':
+                continue
+            note = ''
+            if m.get('failed_runs'):
+                note = ' (%d runs failed)' % m['failed_runs']
             lines.append('| %d | %s | %s | %s |' % (
                 m['queue_pairs'], m['mode'],
-                _fig(m['dev_save_us']) if m['status'] == 'measured'
+                _fig(m['dev_save_us']) + note if m['status'] == 'measured'
                 else m['status'], _fig(m['dev_load_us'])))
     else:
         lines.append('Device-level microbenchmark (qtest, up to 64 queue '
@@ -160,23 +192,37 @@ def plot(summary, out):
     title = lambda g: g[0] + (' %d ms' % g[1] if g[0] == 'vhost-user' else '')
     styles = {'baseline': 'o-', 'off': 's--', 'on': '^-'}
 
-    def panel(ax, pts_by_mode, ylabel, name):
+    def panel(ax, pts_by_mode, ylabel, name, extra=None, logy=False):
         xs = set()
         for mode, pts in pts_by_mode.items():
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts],
-                        styles[mode], label=mode)
+                        styles[mode], label=mode, color=COLORS[mode])
+                xs.update(p[0] for p in pts)
+        for mode, pts in (extra or {}).items():
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], ':',
+                        marker='x', color=COLORS[mode], alpha=0.6,
+                        label=mode + ', query-migrate')
                 xs.update(p[0] for p in pts)
         ax.set_xscale('log', base=2)
         ax.set_xticks(sorted(xs))
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_ylim(bottom=0)
+        if logy:
+            ax.set_yscale('log')
+        else:
+            ax.set_ylim(bottom=0)
         ax.set_xlabel('queue pairs')
         ax.set_ylabel(ylabel)
         ax.set_title(name, fontsize=10)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        if extra:
+            # six entries: room for them above the lines
+            ax.set_ylim(0, ax.get_ylim()[1] * 1.7)
+            ax.legend(fontsize=7, ncol=2, loc='upper left')
+        else:
+            ax.legend(fontsize=8)
 
     foot = '%s\n%s' % (summary['machine'].replace(', kernel', ',\nkernel'),
                         summary['date'])
@@ -185,8 +231,11 @@ def plot(summary, out):
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.8), squeeze=False)
     for ax, g in zip(axes[0], groups):
         panel(ax, {m: _series(summary, g[0], g[1], m, 'downtime_ms')
-                   for m in MODES}, 'downtime, ms (median)', title(g))
-    fig.suptitle('Total downtime vs queue pairs', fontsize=11)
+                   for m in MODES}, 'downtime, ms (median)', title(g),
+              extra={m: _series(summary, g[0], g[1], m, 'qmp_downtime_ms')
+                     for m in MODES})
+    fig.suptitle('Downtime vs queue pairs: source stops the VM → destination '
+                 'VM running (solid); query-migrate (dotted)', fontsize=10)
     fig.text(0.01, 0.01, foot, fontsize=6)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(os.path.join(out, 'downtime.png'), dpi=110)
@@ -204,14 +253,15 @@ def plot(summary, out):
                 pts = {m: sorted((c['queue_pairs'], c[key]['median'])
                                  for c in micro if c['mode'] == m and c[key])
                        for m in MODES}
-                name = 'device microbenchmark (qtest)'
+                name = 'device microbenchmark (qtest, on only)'
             else:
                 pts = {m: _series(summary, g[0], g[1], m, key)
                        for m in MODES}
                 name = title(g)
             panel(axes[i][j], pts, 'virtio-net %s at switchover, us' %
-                  key[4:8], name)
-    fig.suptitle('Per-device switchover cost vs queue pairs', fontsize=11)
+                  key[4:8], name, logy=True)
+    fig.suptitle('Per-device switchover cost vs queue pairs (median, log '
+                 'scale)', fontsize=11)
     fig.text(0.01, 0.005, foot, fontsize=6)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(os.path.join(out, 'switchover.png'), dpi=110)
@@ -242,10 +292,11 @@ def publish(summary, out, readme, results):
     table = markdown(summary).split('\n', 2)[2]
     generated = '\n'.join([
         BEGIN,
-        'Latest %srun: %s, %s; %d measured runs per case after a '
-        'warm-up, median (p95); took %d min.' % (
+        'Latest %srun: %s, %s; measured runs per case after a warm-up: '
+        '%s; median (p95); took %d min.' % (
             'QUICK=1 ' if summary.get('quick') else '',
-            summary['machine'], summary['date'], summary['runs_per_case'],
+            summary['machine'], summary['date'],
+            fmt_runs(summary['runs_per_case']),
             round(summary['duration_s'] / 60)), '',
         table, '',
         '![downtime vs queue pairs](%s/downtime.png)' % rel, '',

@@ -113,8 +113,8 @@ def main():
                 for m in MODES]
         print('| %-30s | %10s | %10s | %10s |' % ((title,) + tuple(vals)))
     print('\nThe record after stop excludes ring indices (4 B per queue) '
-          'and tx_waiting;\nvhost start: n/a until the vhost quickstart is '
-          'in the series (userspace datapath here).')
+          'and tx_waiting;\nvhost start: n/a on this userspace datapath; '
+          'make bench measures vhost-user\nwith the test back-end.')
     return 0
 
 
