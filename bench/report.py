@@ -226,6 +226,15 @@ def plot(summary, out):
 
     foot = '%s\n%s' % (summary['machine'].replace(', kernel', ',\nkernel'),
                         summary['date'])
+
+    def finish(fig, heading, size, bottom, name):
+        """Title, machine/date footer, save and close one figure."""
+        fig.suptitle(heading, fontsize=size)
+        fig.text(0.01, bottom / 10, foot, fontsize=6)
+        fig.tight_layout(rect=(0, bottom, 1, 1))
+        fig.savefig(os.path.join(out, name), dpi=110)
+        plt.close(fig)
+
     # downtime
     n = max(1, len(groups))
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.8), squeeze=False)
@@ -234,12 +243,9 @@ def plot(summary, out):
                    for m in MODES}, 'downtime, ms (median)', title(g),
               extra={m: _series(summary, g[0], g[1], m, 'qmp_downtime_ms')
                      for m in MODES})
-    fig.suptitle('Downtime vs queue pairs: source stops the VM → destination '
-                 'VM running (solid); query-migrate (dotted)', fontsize=10)
-    fig.text(0.01, 0.01, foot, fontsize=6)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    fig.savefig(os.path.join(out, 'downtime.png'), dpi=110)
-    plt.close(fig)
+    finish(fig, 'Downtime vs queue pairs: source stops the VM → destination '
+           'VM running (solid); query-migrate (dotted)', 10, 0.1,
+           'downtime.png')
 
     # per-device switchover cost: save and load rows
     micro = [m for m in summary.get('device_microbench') or []
@@ -260,12 +266,8 @@ def plot(summary, out):
                 name = title(g)
             panel(axes[i][j], pts, 'virtio-net %s at switchover, us' %
                   key[4:8], name, logy=True)
-    fig.suptitle('Per-device switchover cost vs queue pairs (median, log '
-                 'scale)', fontsize=11)
-    fig.text(0.01, 0.005, foot, fontsize=6)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    fig.savefig(os.path.join(out, 'switchover.png'), dpi=110)
-    plt.close(fig)
+    finish(fig, 'Per-device switchover cost vs queue pairs (median, log '
+           'scale)', 11, 0.05, 'switchover.png')
 
 
 def write(summary, out):
