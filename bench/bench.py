@@ -12,12 +12,17 @@ by migration (and the order rotated each round) so that machine noise hits
 all of them; the first round(s) are warm-ups and are not counted.  All
 traffic stays inside a private network namespace (bench/netns.py).
 
+The userspace groups have a fourth mode, "none": the capability on and
+the device opted out (iterative-migration=off), so that nothing takes
+part; with "off" and "baseline" it shows what the series costs a
+migration where no device participates (total migration time).
+
 Per migration it records the downtime as the guest sees it (from the
 source's src-downtime-start checkpoint to the destination's
 dst-precopy-bh-vm-started, both QEMUs' timestamped trace lines on this
 host's wall clock), query-migrate's downtime (which ends when the source
 has sent everything, before the destination loads and starts the
-devices), the virtio-net save and load cost at switchover (vmstate_downtime_* trace
+devices), query-migrate's total migration time, the virtio-net save and load cost at switchover (vmstate_downtime_* trace
 events), the destination vhost backend start (vhost-user only: from the
 first vhost_dev_start to the end of vm_start on the destination, from
 timestamped trace lines), the size of the virtio-net section at switchover
@@ -48,7 +53,10 @@ from netns import GATEWAY, RESPONDER_PORT, Namespace  # noqa: E402
 from vmlib import Vm, final_bytes, migrate, probe_gaps, read, trace_us  # noqa: E402,E501
 
 MODES = ('baseline', 'off', 'on')
-HOST_ID = {'baseline': 11, 'off': 12, 'on': 13}   # guest IP/MAC per mode
+# userspace groups only: capability on, the device opted out
+NONE_MODE = 'none'
+HOST_ID = {'baseline': 11, 'off': 12, 'on': 13, 'none': 14}  # IP/MAC
+ITERATIVE_CAP = {'on': ['virtio-iterative'], 'none': ['virtio-iterative']}
 TRACE = Vm.TRACE + ('iterative_device_load',
                     'iterative_device_prepare_failed',
                     'vmstate_downtime_checkpoint', 'vhost_dev_start',
@@ -182,6 +190,8 @@ class Guest:
         if qp > 1:
             append += ' net.queues=%d' % qp
         dev = 'virtio-net-pci,netdev=n0,mac=52:54:00:12:34:%02x' % host
+        if self.mode == NONE_MODE:
+            dev += ',iterative-migration=off'
         if qp > 1:
             dev += ',mq=on,vectors=%d' % (2 * qp + 2)
         argv = ['-kernel', os.path.join(guest, 'vmlinuz'),
@@ -231,13 +241,14 @@ class Guest:
                 relay = Relay(sock)
                 src_uri = 'unix:' + relay.socket
             info = migrate(src, dst, 'unix:' + sock,
-                           ['virtio-iterative'] if self.mode == 'on' else [],
+                           ITERATIVE_CAP.get(self.mode, []),
                            src_uri=src_uri)
             gaps = probe_gaps(dst, settle=0.3)
             dst_trace = wait_trace(dst.trace, 'dst-precopy-bh-vm-started')
             r = {'downtime_ms': guest_downtime_ms(read(src.trace),
                                                   dst_trace),
                  'qmp_downtime_ms': info.get('downtime'),
+                 'total_ms': info.get('total-time'),
                  'dev_save_us': trace_us(src.trace, 'vmstate_downtime_save'),
                  'dev_load_us': trace_us(dst.trace, 'vmstate_downtime_load'),
                  'backend_start_us': backend_start_us(dst_trace),
@@ -423,10 +434,12 @@ def run_group(args, ns, workdir, cases, progress, label):
                     r['switchover_dev_bytes'] = case.dev_bytes
                     case.runs.append(r)
                 progress.step('%s %-8s %s: downtime %s ms (query-migrate %s '
-                              'ms), save %s us, load %s us, gap %s ms%s' % (
+                              'ms), total %s ms, save %s us, load %s us, '
+                              'gap %s ms%s' % (
                                   label, case.mode,
                                   'warm-up' if rnd < 0 else 'run %d' % rnd,
                                   r['downtime_ms'], r['qmp_downtime_ms'],
+                                  r['total_ms'],
                                   r['dev_save_us'],
                                   r['dev_load_us'], r['probe_gap_ms'],
                                   ', FULL RELOAD' if r['full_reloads']
@@ -503,9 +516,10 @@ def main():
         delays = [int(d) for d in args.backend_delays.split(',')] \
             if dp == 'vhost-user' else [0]
         for delay in delays:
+            modes = MODES if dp == 'vhost-user' else MODES + (NONE_MODE,)
             for qp in (vhost_qps if dp == 'vhost-user' else qps):
                 groups.append([Case(m, dp, delay, qp, runs_for(qp))
-                               for m in MODES])
+                               for m in modes])
     all_cases = [c for g in groups for c in g]
     runnable = [g for g in groups
                 if g[0].datapath == 'userspace' or backend_ok]
@@ -553,7 +567,12 @@ def main():
         report.publish(summary, args.out, args.publish,
                        os.path.join(HERE, 'results'))
         print('bench: updated %s' % args.publish)
-    return 0 if all(c.status != 'failed' for c in all_cases) else 1
+    failed = [c for c in all_cases if c.status == 'failed'] + \
+        [m for m in micro if m['status'] == 'failed' or
+         (m.get('samples') or {}).get('failed')]
+    if failed:
+        print('bench: %d case(s) failed' % len(failed), file=sys.stderr)
+    return 1 if failed else 0
 
 
 def parse_runs(spec, default):

@@ -8,10 +8,12 @@ import platform
 import re
 import shutil
 
-FIGURES = ('downtime_ms', 'qmp_downtime_ms', 'dev_save_us', 'dev_load_us', 'backend_start_us',
-           'switchover_dev_bytes', 'probe_gap_ms')
-MODES = ('baseline', 'off', 'on')
-COLORS = {'baseline': 'C0', 'off': 'C1', 'on': 'C2'}
+FIGURES = ('downtime_ms', 'qmp_downtime_ms', 'total_ms', 'dev_save_us',
+           'dev_load_us', 'backend_start_us', 'switchover_dev_bytes',
+           'probe_gap_ms')
+# "none": the capability on and the device opted out (userspace only)
+MODES = ('baseline', 'off', 'none', 'on')
+COLORS = {'baseline': 'C0', 'off': 'C1', 'on': 'C2', 'none': 'C7'}
 DOWNTIME_HDR = 'downtime ms (src stop → dst running)'
 QMP_DOWNTIME_HDR = 'query-migrate downtime ms'
 
@@ -113,12 +115,12 @@ def markdown(summary):
     lines = ['Machine: %s.  Date: %s.  Measured runs per case: %s; median '
              '(p95).' % (summary['machine'], summary['date'],
                          fmt_runs(summary['runs_per_case'])), '',
-             '| datapath | queue pairs | mode | %s | %s | virtio-net '
-             'save us | virtio-net load us | dest. backend start us | '
-             'device bytes at switchover | probe gap ms |' % (
+             '| datapath | queue pairs | mode | %s | %s | total ms | '
+             'virtio-net save us | virtio-net load us | dest. backend start '
+             'us | device bytes at switchover | probe gap ms |' % (
                  DOWNTIME_HDR, QMP_DOWNTIME_HDR),
              '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: '
-             '| ---: |']
+             '| ---: | ---: |']
     pending = {}
     for c in summary['cases']:
         dp = c['datapath']
@@ -128,19 +130,22 @@ def markdown(summary):
             pending.setdefault(dp, set()).add(c['queue_pairs'])
             continue
         if c['status'] == 'failed' and not c['runs']:
-            lines.append('| %s | %d | %s | failed | | | | | | |' % (
+            lines.append('| %s | %d | %s | failed | | | | | | | |' % (
                 dp, c['queue_pairs'], c['mode']))
             continue
         b = c['switchover_dev_bytes']
-        lines.append('| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+        lines.append('| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | '
+                     '%s |' % (
             dp, c['queue_pairs'], c['mode'], _fig(c['downtime_ms']),
-            _fig(c.get('qmp_downtime_ms')), _fig(c['dev_save_us']), _fig(c['dev_load_us']),
+            _fig(c.get('qmp_downtime_ms')), _fig(c.get('total_ms')),
+            _fig(c['dev_save_us']), _fig(c['dev_load_us']),
             _fig(c['backend_start_us']),
             '%d' % b['median'] if b else '–', _fig(c['probe_gap_ms'])))
     for dp, qps in pending.items():
         lines.append('| %s | %s | all | pending | pending | pending | '
-                     'pending | pending | pending | pending |' % (
+                     'pending | pending | pending | pending | pending |' % (
                          dp, ', '.join(str(q) for q in sorted(qps))))
+    lines += _no_participant_table(summary)
     micro = summary.get('device_microbench') or []
     lines.append('')
     if micro and any(m['status'] not in ('pending', 'n/a') for m in micro):
@@ -169,6 +174,38 @@ def markdown(summary):
     return '\n'.join(lines)
 
 
+def _no_participant_table(summary):
+    """Total migration time when no device participates: stock QEMU, the
+    series with the capability off, and with it on but the device opted
+    out, each relative to stock."""
+    rows = {}
+    for c in summary['cases']:
+        if c['datapath'] == 'userspace' and c.get('total_ms'):
+            rows.setdefault(c['queue_pairs'], {})[c['mode']] = c['total_ms']
+    rows = {qp: r for qp, r in rows.items() if 'none' in r}
+    if not rows:
+        return []
+    lines = ['', 'Total migration time (query-migrate `total-time`, ms, '
+             'median (p95)) when no device participates: stock QEMU, the '
+             'series with virtio-iterative off, and with it on but the '
+             'device opted out (`iterative-migration=off`); the ratio is '
+             'the median over stock\'s.', '',
+             '| queue pairs | stock | off | ratio | on, opted out | ratio |',
+             '| ---: | ---: | ---: | ---: | ---: | ---: |']
+
+    def ratio(r, mode):
+        base = r.get('baseline')
+        if not base or mode not in r or not base['median']:
+            return '–'
+        return '%.2f' % (r[mode]['median'] / base['median'])
+    for qp in sorted(rows):
+        r = rows[qp]
+        lines.append('| %d | %s | %s | %s | %s | %s |' % (
+            qp, _fig(r.get('baseline')), _fig(r.get('off')), ratio(r, 'off'),
+            _fig(r.get('none')), ratio(r, 'none')))
+    return lines
+
+
 def _series(summary, datapath, delay, mode, key):
     pts = [(c['queue_pairs'], c[key]['median']) for c in summary['cases']
            if c['datapath'] == datapath and c['backend_setup_ms'] == delay
@@ -190,7 +227,7 @@ def plot(summary, out):
         if c['status'] != 'pending' and g not in groups:
             groups.append(g)
     title = lambda g: g[0] + (' %d ms' % g[1] if g[0] == 'vhost-user' else '')
-    styles = {'baseline': 'o-', 'off': 's--', 'on': '^-'}
+    styles = {'baseline': 'o-', 'off': 's--', 'on': '^-', 'none': 'd:'}
 
     def panel(ax, pts_by_mode, ylabel, name, extra=None, logy=False):
         xs = set()
