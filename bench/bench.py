@@ -22,8 +22,8 @@ source's src-downtime-start checkpoint to the destination's
 dst-precopy-bh-vm-started, both QEMUs' timestamped trace lines on this
 host's wall clock), query-migrate's downtime (which ends when the source
 has sent everything, before the destination loads and starts the
-devices), query-migrate's total migration time, the virtio-net save and load cost at switchover (vmstate_downtime_* trace
-events), the destination vhost backend start (vhost-user only: from the
+devices), query-migrate's total migration time, the virtio-net save and
+load cost at switchover (vmstate_downtime_* trace events), the destination vhost backend start (vhost-user only: from the
 first vhost_dev_start to the end of vm_start on the destination, from
 timestamped trace lines), the size of the virtio-net section at switchover
 (once per case: the first migration goes through a recording relay and
