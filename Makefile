@@ -19,7 +19,7 @@ TARGETS  := qemu-system-x86_64 qemu-img storage-daemon/qemu-storage-daemon \
             tests/qtest/virtio-net-iterative-test \
             tests/vhost-user-net-test-backend
 
-.PHONY: help deps source tree build baseline export check demo bench clean
+.PHONY: help deps source tree build baseline asan export check demo bench clean
 
 help:
 	@echo "make demo      build, then live-migrate a guest with and without the feature"
@@ -29,6 +29,7 @@ help:
 	@echo "make export    write the work tree's commits back to patches/"
 	@echo "make build     build the patched QEMU in build/qemu/build"
 	@echo "make baseline  build stock QEMU in build/baseline/qemu/build"
+	@echo "make asan      build the patched QEMU with ASan + UBSan in build/qemu/build-asan"
 
 deps:
 	@scripts/install-deps.sh
@@ -55,10 +56,16 @@ $(BASE)/.git: | $(TREE)/.git
 baseline: deps | $(BASE)/.git
 	@scripts/build-qemu.sh $(BASE) qemu-system-x86_64
 
+# The patched QEMU with AddressSanitizer and UBSan, for the sanitizer suites
+# of make check (the test programs are the ones of the normal build)
+asan: deps | $(TREE)/.git
+	@QEMU_BUILD_DIR=build-asan QEMU_CONFIGURE_EXTRA="--enable-asan --enable-ubsan" \
+		scripts/build-qemu.sh $(TREE) qemu-system-x86_64
+
 export: | $(TREE)/.git
 	@scripts/tree-sync.sh export $(TREE) $(PATCHES)
 
-check: build baseline
+check: build baseline asan
 	@scripts/check.sh
 
 DEMO_RUNS ?= 3
@@ -86,4 +93,4 @@ bench: build baseline
 		--out $(BUILD)/bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(TREE)/build $(BASE)/build $(BUILD)/check
+	rm -rf $(TREE)/build $(TREE)/build-asan $(BASE)/build $(BUILD)/check

@@ -2,6 +2,8 @@
 # Configure (once) and build one QEMU source tree in SRC/build.
 #
 # Usage: build-qemu.sh SRC [ninja targets...]
+# QEMU_BUILD_DIR (default "build") names the build directory inside SRC,
+# QEMU_CONFIGURE_EXTRA adds configure options (e.g. --enable-sanitizers).
 #
 # KVM is left out: /dev/kvm on these machines initialises but cannot run
 # guests, and qtests prefer KVM whenever it is built in; TCG and the qtest
@@ -12,6 +14,7 @@ set -euo pipefail
 
 SRC=$(cd "${1:?usage: build-qemu.sh SRC [targets]}" && pwd)
 shift
+BDIR=$SRC/${QEMU_BUILD_DIR:-build}
 TOP=$(cd "$SRC/.." && pwd)
 
 # Firmware comes from Debian's seabios, ipxe-qemu and qemu-system-data: the
@@ -26,9 +29,10 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 CC="cc"
 command -v ccache >/dev/null && CC="ccache cc"
 
-if [ ! -f "$SRC/build/build.ninja" ]; then
-    mkdir -p "$SRC/build"
-    (cd "$SRC/build" && ../configure \
+if [ ! -f "$BDIR/build.ninja" ]; then
+    mkdir -p "$BDIR"
+    # shellcheck disable=SC2086
+    (cd "$BDIR" && ../configure ${QEMU_CONFIGURE_EXTRA:-} \
         --target-list=x86_64-softmmu \
         --python=/usr/bin/python3 \
         --cc="$CC" \
@@ -37,19 +41,19 @@ if [ ! -f "$SRC/build/build.ninja" ]; then
         --disable-werror \
         --firmwarepath="${FIRMWARE// /:}" \
         --disable-kvm \
-        --enable-slirp) > "$SRC/build/configure.log" 2>&1 || {
-            tail -30 "$SRC/build/configure.log" >&2
-            echo "build-qemu: configure failed in $SRC (see build/configure.log)" >&2
+        --enable-slirp) > "$BDIR/configure.log" 2>&1 || {
+            tail -30 "$BDIR/configure.log" >&2
+            echo "build-qemu: configure failed in $BDIR (see configure.log)" >&2
             exit 1
         }
 fi
 
-ninja -C "$SRC/build" "$@"
+ninja -C "$BDIR" "$@"
 
 # A binary run from the build tree relocates the firmware path into
 # build/qemu-bundle/: point those directories at Debian's.
 for d in $FIRMWARE; do
-    link=$SRC/build/qemu-bundle$d
+    link=$BDIR/qemu-bundle$d
     if [ ! -e "$link" ]; then
         mkdir -p "$(dirname "$link")"
         ln -sfn "$d" "$link"

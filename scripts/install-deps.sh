@@ -3,12 +3,15 @@
 # on Debian 12 (bookworm).  Idempotent: quiet and fast when all is present.
 set -euo pipefail
 
-# meson >= 1.5 and python3-pycotap come from bookworm-backports.
-BACKPORTS_PKGS="meson python3-pycotap"
+# meson >= 1.5 and python3-pycotap come from bookworm-backports, and so
+# does seabios 1.16.3: with bookworm's 1.16.2, QEMU 10.2's q35 AHCI makes
+# SeaBIOS wait for a command timeout, 32 s per boot from disk (every
+# migration-test guest).
+BACKPORTS_PKGS="meson python3-pycotap seabios"
 PKGS="build-essential ninja-build pkg-config git ccache dpkg-dev xz-utils
       python3 python3-venv python3-setuptools flex bison
       libglib2.0-dev libpixman-1-dev libfdt-dev libslirp-dev zlib1g-dev
-      seabios ipxe-qemu qemu-system-data
+      ipxe-qemu qemu-system-data
       busybox-static cpio linux-image-cloud-amd64 iproute2 socat
       ethtool python3-matplotlib"
 
@@ -25,9 +28,14 @@ meson_ok() {
         dpkg --compare-versions "$(meson --version 2>/dev/null || echo 0)" ge 1.5
 }
 
+seabios_ok() {
+    dpkg --compare-versions \
+        "$(dpkg-query -W -f='${Version}' seabios 2>/dev/null || echo 0)" ge 1.16.3
+}
+
 # shellcheck disable=SC2086
 need=$(missing $PKGS $BACKPORTS_PKGS)
-if [ -z "$need" ] && meson_ok; then
+if [ -z "$need" ] && meson_ok && seabios_ok; then
     exit 0
 fi
 
@@ -56,4 +64,5 @@ apt-get install -y -qq --no-install-recommends $(missing $PKGS) >/dev/null
 apt-get install -y -qq --no-install-recommends -t bookworm-backports \
     $BACKPORTS_PKGS >/dev/null
 meson_ok || { echo "install-deps: meson >= 1.5 not available" >&2; exit 1; }
+seabios_ok || { echo "install-deps: seabios >= 1.16.3 not available" >&2; exit 1; }
 echo "install-deps: done"
