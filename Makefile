@@ -19,7 +19,8 @@ TARGETS  := qemu-system-x86_64 qemu-img storage-daemon/qemu-storage-daemon \
             tests/qtest/virtio-net-iterative-test \
             tests/vhost-user-net-test-backend
 
-.PHONY: help deps source tree build baseline asan export check demo bench clean
+.PHONY: help deps source tree build baseline asan fuzz-build fuzz fuzz-seeds \
+	export check demo bench clean
 
 help:
 	@echo "make demo      build, then live-migrate a guest with and without the feature"
@@ -30,6 +31,8 @@ help:
 	@echo "make build     build the patched QEMU in build/qemu/build"
 	@echo "make baseline  build stock QEMU in build/baseline/qemu/build"
 	@echo "make asan      build the patched QEMU with ASan + UBSan in build/qemu/build-asan"
+	@echo "make fuzz      fuzz the iterative loader (FUZZ_TIME=600 s per target, 2 at once)"
+	@echo "make fuzz-seeds  remake fuzz/corpus/ from real migration streams"
 
 deps:
 	@scripts/install-deps.sh
@@ -62,10 +65,25 @@ asan: deps | $(TREE)/.git
 	@QEMU_BUILD_DIR=build-asan QEMU_CONFIGURE_EXTRA="--enable-asan --enable-ubsan" \
 		scripts/build-qemu.sh $(TREE) qemu-system-x86_64
 
+# The libFuzzer targets (clang, ASan, UBSan) in build/qemu/build-fuzz
+fuzz-build: deps | $(TREE)/.git
+	@QEMU_CC=clang-14 QEMU_BUILD_DIR=build-fuzz \
+		QEMU_CONFIGURE_EXTRA="--cxx=clang++-14 --enable-fuzzing --enable-asan --enable-ubsan" \
+		scripts/build-qemu.sh $(TREE) qemu-fuzz-x86_64
+
+fuzz: fuzz-build
+	@scripts/fuzz.sh run
+
+# Seeds from a real migration of the demo guest (root: a netns and a tap)
+fuzz-seeds: build
+	@demo/mk-guest.sh $(BUILD)/guest
+	@unshare -n /usr/bin/python3 scripts/fuzz-seeds.py --python $(TREE)/python \
+		$(TREE)/build/qemu-system-x86_64 $(BUILD)/guest $(TOP)/fuzz/corpus
+
 export: | $(TREE)/.git
 	@scripts/tree-sync.sh export $(TREE) $(PATCHES)
 
-check: build baseline asan
+check: build baseline asan fuzz-build
 	@scripts/check.sh
 
 DEMO_RUNS ?= 3
@@ -93,4 +111,5 @@ bench: build baseline
 		--out $(BUILD)/bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(TREE)/build $(TREE)/build-asan $(BASE)/build $(BUILD)/check
+	rm -rf $(TREE)/build $(TREE)/build-asan $(TREE)/build-fuzz $(BASE)/build \
+		$(BUILD)/check $(BUILD)/fuzz

@@ -3,7 +3,8 @@
 #
 # Usage: build-qemu.sh SRC [ninja targets...]
 # QEMU_BUILD_DIR (default "build") names the build directory inside SRC,
-# QEMU_CONFIGURE_EXTRA adds configure options (e.g. --enable-sanitizers).
+# QEMU_CONFIGURE_EXTRA adds configure options (e.g. --enable-sanitizers),
+# QEMU_CC picks the compiler (default cc; the fuzz build needs clang).
 #
 # KVM is left out: /dev/kvm on these machines initialises but cannot run
 # guests, and qtests prefer KVM whenever it is built in; TCG and the qtest
@@ -26,8 +27,8 @@ export CCACHE_NOHASHDIR=1
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 
-CC="cc"
-command -v ccache >/dev/null && CC="ccache cc"
+CC=${QEMU_CC:-cc}
+command -v ccache >/dev/null && CC="ccache $CC"
 
 if [ ! -f "$BDIR/build.ninja" ]; then
     mkdir -p "$BDIR"

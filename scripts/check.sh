@@ -94,7 +94,9 @@ cat > "$OUT/suites.json" <<J
   "cmd": ["$B/tests/qtest/virtio-net-iterative-test", "--tap", "-k"],
   "env": $(asan_env), "cwd": "$B", "timeout": 1200},
  {"name": "asan: reports", "cmd": ["$TOP/scripts/asan-reports.sh", "$OUT/asan"],
-  "timeout": 60}
+  "timeout": 60},
+ {"name": "fuzz: iterative loader (replay corpus and crashes, fuzz 50 s each)",
+  "cmd": ["$TOP/scripts/fuzz.sh", "check"], "timeout": 600}
 ]
 J
 

@@ -13,7 +13,7 @@ PKGS="build-essential ninja-build pkg-config git ccache dpkg-dev xz-utils
       libglib2.0-dev libpixman-1-dev libfdt-dev libslirp-dev zlib1g-dev
       ipxe-qemu qemu-system-data
       busybox-static cpio linux-image-cloud-amd64 iproute2 socat
-      ethtool python3-matplotlib"
+      ethtool python3-matplotlib clang-14 libclang-rt-14-dev"
 
 missing() {
     local p
