@@ -30,7 +30,8 @@ help:
 	@echo "make export    write the work tree's commits back to patches/"
 	@echo "make build     build the patched QEMU in build/qemu/build"
 	@echo "make baseline  build stock QEMU in build/baseline/qemu/build"
-	@echo "make asan      build the patched QEMU with ASan + UBSan in build/qemu/build-asan"
+	@echo "make asan      build the patched QEMU with clang, ASan, UBSan and the fuzz targets"
+	@echo "               in build/qemu/build-fuzz (= make fuzz-build)"
 	@echo "make fuzz      fuzz the iterative loader (FUZZ_TIME=600 s per target, 2 at once)"
 	@echo "make fuzz-seeds  remake fuzz/corpus/ from real migration streams"
 
@@ -59,17 +60,15 @@ $(BASE)/.git: | $(TREE)/.git
 baseline: deps | $(BASE)/.git
 	@scripts/build-qemu.sh $(BASE) qemu-system-x86_64
 
-# The patched QEMU with AddressSanitizer and UBSan, for the sanitizer suites
-# of make check (the test programs are the ones of the normal build)
+# The patched QEMU built with clang, AddressSanitizer, UBSan and libFuzzer
+# instrumentation, in build/qemu/build-fuzz: its qemu-system-x86_64 runs
+# the sanitizer suites of make check, qemu-fuzz-x86_64 the fuzz targets
 asan: deps | $(TREE)/.git
-	@QEMU_BUILD_DIR=build-asan QEMU_CONFIGURE_EXTRA="--enable-asan --enable-ubsan" \
-		scripts/build-qemu.sh $(TREE) qemu-system-x86_64
-
-# The libFuzzer targets (clang, ASan, UBSan) in build/qemu/build-fuzz
-fuzz-build: deps | $(TREE)/.git
 	@QEMU_CC=clang-14 QEMU_BUILD_DIR=build-fuzz \
 		QEMU_CONFIGURE_EXTRA="--cxx=clang++-14 --enable-fuzzing --enable-asan --enable-ubsan" \
-		scripts/build-qemu.sh $(TREE) qemu-fuzz-x86_64
+		scripts/build-qemu.sh $(TREE) qemu-system-x86_64 qemu-fuzz-x86_64
+
+fuzz-build: asan
 
 fuzz: fuzz-build
 	@scripts/fuzz.sh run
@@ -83,7 +82,7 @@ fuzz-seeds: build
 export: | $(TREE)/.git
 	@scripts/tree-sync.sh export $(TREE) $(PATCHES)
 
-check: build baseline asan fuzz-build
+check: build baseline asan
 	@scripts/check.sh
 
 DEMO_RUNS ?= 3

@@ -28,12 +28,13 @@ J
 }
 
 # The iterative suites again, with the QEMUs under test built with
-# AddressSanitizer and UBSan (build-asan/): any report (LeakSanitizer
+# AddressSanitizer and UBSan by clang (build-fuzz/, which also holds the
+# fuzz targets): any report (LeakSanitizer
 # included, at QEMU's exit) makes QEMU fail, and so the test that ran it;
 # the reports go to build/check/asan/report.PID (also from QEMUs whose
 # stderr a test hides), and the last suite prints them and fails on any.
 # Leaks that stock QEMU 10.2.2 has are listed in scripts/lsan.supp.
-AB=$TREE/build-asan
+AB=$TREE/build-fuzz
 asan_env() {
     qtest_env "$B" | sed "s|\"$B/qemu-system-x86_64\",|\"$AB/qemu-system-x86_64\", \
 \"ASAN_OPTIONS\": \"detect_leaks=1:halt_on_error=1:fast_unwind_on_malloc=0:log_path=$OUT/asan/report\", \

@@ -185,9 +185,12 @@ def main():
             if delta:
                 seeds['delta'] = (chunk(0, iterative[0]) + chunk(0, delta) +
                                   chunk(1, device))
+            # only the seeds: what fuzzing added to the corpus stays
             outdir = os.path.join(args.out, target)
-            shutil.rmtree(outdir, ignore_errors=True)
-            os.makedirs(outdir)
+            os.makedirs(outdir, exist_ok=True)
+            for old in os.listdir(outdir):
+                if old.startswith('seed-'):
+                    os.unlink(os.path.join(outdir, old))
             for name, data in seeds.items():
                 with open(os.path.join(outdir, 'seed-' + name), 'wb') as f:
                     f.write(data)

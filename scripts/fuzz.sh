@@ -69,7 +69,7 @@ run)
             rc=1
             echo "fuzz: $t FOUND A CRASH, see build/fuzz/logs/$t.log and build/fuzz/crashes/$t/"
         fi
-        read -r runs s <<< "$(runs_of "$WORK/logs/$t.log") 0 0"
+        read -r runs s _ <<< "$(runs_of "$WORK/logs/$t.log") 0 0"
         total=$((total + runs))
         echo "fuzz: $t: $runs executions in $s s ($((runs / (s > 0 ? s : 1))) exec/s)," \
              "corpus $(ls "$WORK/corpus/$t" | wc -l) new inputs"
@@ -96,7 +96,7 @@ check)
         fi
         n=$((n + 1))
         if run_target "$t" "$secs" "$WORK/logs/check-$t.log"; then
-            read -r runs s <<< "$(runs_of "$WORK/logs/check-$t.log") 0 0"
+            read -r runs s _ <<< "$(runs_of "$WORK/logs/check-$t.log") 0 0"
             echo "ok $n - fuzz $t for $secs s: $runs executions, no finding"
         else
             echo "not ok $n - fuzz $t: finding in build/fuzz/crashes/$t/" \
