@@ -8,6 +8,9 @@ BASE     := $(BUILD)/baseline/qemu
 DL       := $(BUILD)/dl
 PATCHES  := $(TOP)/patches
 
+# Python helpers shared by demo, bench and the fuzz tooling
+export PYTHONPATH := $(TOP)/pylib
+
 # Take the source package from a local cache when there is one
 QEMU_SOURCE_CACHE ?= $(wildcard $(abspath $(TOP)/../shared/qemu-source))
 export QEMU_SOURCE_CACHE
@@ -33,7 +36,8 @@ help:
 	@echo "make asan      build the patched QEMU with clang, ASan, UBSan and the fuzz targets"
 	@echo "               in build/qemu/build-fuzz (= make fuzz-build)"
 	@echo "make fuzz      fuzz the iterative loader (FUZZ_TIME=600 s per target, 2 at once)"
-	@echo "make fuzz-seeds  remake fuzz/corpus/ from real migration streams"
+	@echo "make fuzz-seeds  remake fuzz/corpus/ seeds from real migration streams, and"
+	@echo "               fuzz/crashes/ regression inputs from them"
 
 deps:
 	@scripts/install-deps.sh
@@ -78,6 +82,9 @@ fuzz-seeds: build
 	@demo/mk-guest.sh $(BUILD)/guest
 	@unshare -n /usr/bin/python3 scripts/fuzz-seeds.py --python $(TREE)/python \
 		$(TREE)/build/qemu-system-x86_64 $(BUILD)/guest $(TOP)/fuzz/corpus
+	@/usr/bin/python3 scripts/fuzz-regressions.py $(TREE) \
+		$(TOP)/fuzz/corpus/virtio-net-iterative/seed-stream \
+		$(TOP)/fuzz/crashes/virtio-net-iterative
 
 export: | $(TREE)/.git
 	@scripts/tree-sync.sh export $(TREE) $(PATCHES)
@@ -94,7 +101,7 @@ demo: build baseline
 		--guest $(BUILD)/guest --python $(TREE)/python
 
 # QUICK=1: 1 and 4 queue pairs, 3 runs (a few minutes); a full run (about
-# 30 min) also updates README.md's Performance section and bench/results/.
+# 30 min) also updates bench/results/ (RESULTS.md, summary, plots).
 QUICK ?=
 PUBLISH ?= $(if $(QUICK),,1)
 VHOST_BACKEND ?= $(TREE)/build/tests/vhost-user-net-test-backend
@@ -102,7 +109,7 @@ BENCH_QTEST ?= $(TREE)/build/tests/qtest/virtio-net-iterative-test
 bench: build baseline
 	@demo/mk-guest.sh $(BUILD)/guest
 	@/usr/bin/python3 bench/bench.py $(if $(QUICK),--quick) \
-		$(if $(PUBLISH),--publish README.md) \
+		$(if $(PUBLISH),--publish bench/results/RESULTS.md) \
 		--patched $(TREE)/build/qemu-system-x86_64 \
 		--baseline $(BASE)/build/qemu-system-x86_64 \
 		--guest $(BUILD)/guest --python $(TREE)/python \

@@ -44,13 +44,13 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'demo'))
+import microbench
+import report
+from netns import GATEWAY, RESPONDER_PORT, Namespace
+from iterative.vm import (Vm, final_bytes, migrate, probe_gaps, read,
+                          trace_us)
 
-import microbench                                   # noqa: E402
-import report                                       # noqa: E402
-from netns import GATEWAY, RESPONDER_PORT, Namespace  # noqa: E402
-from vmlib import Vm, final_bytes, migrate, probe_gaps, read, trace_us  # noqa: E402,E501
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 MODES = ('baseline', 'off', 'on')
 # userspace groups only: capability on, the device opted out
@@ -485,9 +485,10 @@ def main():
     ap.add_argument('--micro-runs', type=int,
                     help='migrations per microbenchmark case (default 5, '
                     '--quick: 2)')
-    ap.add_argument('--publish', metavar='README',
-                    help='update the Performance section of README and '
-                    'copy the table and plots next to it (bench/results)')
+    ap.add_argument('--publish', metavar='FILE',
+                    help='update the results section of FILE (between the '
+                    'bench markers) and copy the table and plots next to '
+                    'it (bench/results)')
     ap.add_argument('--keep', action='store_true', help='keep the logs')
     args = ap.parse_args()
     sys.path.insert(0, args.python)

@@ -40,7 +40,7 @@ import subprocess
 import tempfile
 import time
 
-from vmlib import downtime_samples, read
+from iterative.vm import downtime_samples, read
 
 DEFAULT_TEST = 'tests/qtest/virtio-net-iterative-test'
 DEFAULT_PATH = '/x86_64/virtio-net-iterative/queues-{n}'

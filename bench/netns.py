@@ -3,7 +3,7 @@
 Layout (all inside the namespace, nothing touches the host's network):
 
     br0  10.0.2.2/24, the gateway the guests probe; the UDP responder
-         (demo/vmlib.py responder) listens on 10.0.2.2:PORT
+         (python3 -m iterative.vm responder) listens on 10.0.2.2:PORT
     multi-queue taps, ports of br0: two per guest (source and destination
          alternate between them across ping-pong migrations)
 
@@ -43,11 +43,9 @@ class Namespace:
             ip('-n', self.name, 'link', 'add', 'br0', 'type', 'bridge')
             ip('-n', self.name, 'addr', 'add', GATEWAY + '/24', 'dev', 'br0')
             ip('-n', self.name, 'link', 'set', 'br0', 'up')
-            vmlib = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                 '..', 'demo', 'vmlib.py')
             self.responder = subprocess.Popen(
-                self.prefix + [sys.executable, vmlib, 'responder', GATEWAY,
-                               str(RESPONDER_PORT)],
+                self.prefix + [sys.executable, '-m', 'iterative.vm',
+                               'responder', GATEWAY, str(RESPONDER_PORT)],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             line = self.responder.stdout.readline()
             if not line.startswith('responder:'):

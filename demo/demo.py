@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from vmlib import (Responder, Vm, final_bytes, fmt, median, migrate,
+from iterative.vm import (Responder, Vm, final_bytes, fmt, median, migrate,
                    probe_gaps, trace_us)
 
 MODES = ('baseline', 'off', 'on')

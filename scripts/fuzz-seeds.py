@@ -28,17 +28,13 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'demo'))
-import vmlib  # noqa: E402
+from iterative import vm as vmlib, wire as iterative_wire
 
 # migration/savevm.h
 SECTION_START, SECTION_PART, SECTION_FULL = 1, 2, 4
 SECTION_FOOTER = 0x7e
-# migration/iterative-device.c: record tags
-TAG_PREFIX = struct.pack('>Q', 0xffffffffef200000)[:7]
-TAG_FULL = 0xffffffffef200002
-TAG_DELTA = 0xffffffffef200003
-TAG_END = 0xffffffffef20000f
+# record tags, from include/migration/iterative-device-wire.h (main())
+TAG_PREFIX = TAG_FULL = TAG_DELTA = TAG_END = None
 
 DEVICE = '0000:00:04.0'
 TARGETS = {
@@ -165,6 +161,11 @@ def main():
                     help="QEMU's python/ directory (qemu.qmp)")
     args = ap.parse_args()
     sys.path.insert(0, args.python)
+    global TAG_PREFIX, TAG_FULL, TAG_DELTA, TAG_END
+    wire = iterative_wire.Wire(os.path.dirname(os.path.abspath(args.python)))
+    TAG_PREFIX = struct.pack('>Q', wire.tag_base)[:7]
+    TAG_FULL, TAG_DELTA = wire.tags['FULL'], wire.tags['DELTA']
+    TAG_END = wire.tags['END']
 
     subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
     subprocess.run(['ip', 'tuntap', 'add', 'fuzz0', 'mode', 'tap',

@@ -7,11 +7,16 @@ non-zero or times out without reporting a failure counts one failure more,
 so that a crash is never silent.  The last line printed is
 "N passed, N failed, N skipped"; the exit status is 1 on any failure.
 
-Usage: run-tests.py SUITES.json LOGDIR
-SUITES.json is a list of {"name", "cmd" (argv), "env" (dict, optional),
-"timeout" (s), "cwd" (optional)}.
+Usage: run-tests.py SUITES.json LOGDIR [--var NAME=VALUE]... [--filter RE]
+
+SUITES.json (scripts/suites.json) holds "envs", environment profiles, and
+"suites", each {"name", "cmd" (argv), "env" (a profile, optional),
+"timeout" (s), "cwd" (optional)}; its "about" says how variables and
+qos-test paths are written.  --filter keeps the suites whose name
+matches RE.
 """
 
+import argparse
 import json
 import os
 import re
@@ -43,7 +48,6 @@ def run_suite(suite, logdir):
         import selectors
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
-        buf = ''
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -85,9 +89,68 @@ def run_suite(suite, logdir):
     return passed, failed, skipped, elapsed, log_path
 
 
+VAR_RE = re.compile(r'\{([A-Z]+)\}')
+QOS_RE = re.compile(r'^\{qos-paths:(.*)\}$')
+
+
+def expand(text, variables):
+    return VAR_RE.sub(lambda m: variables[m.group(1)], text)
+
+
+def profile(envs, name, variables):
+    """The environment profile @name, with what it inherits"""
+    env = {}
+    conf = dict(envs[name])
+    if 'inherit' in conf:
+        env.update(profile(envs, conf.pop('inherit'), variables))
+    env.update({k: expand(v, variables) for k, v in conf.items()})
+    return env
+
+
+def qos_paths(regex, qos, env):
+    """-p options for the graph paths of qos-test @qos that match @regex"""
+    full = dict(os.environ)
+    full.update(env)
+    out = subprocess.run([qos, '-l'], env=full, capture_output=True,
+                         text=True).stdout
+    args = []
+    for line in out.split('\n'):
+        if line.startswith('/') and re.search(regex, line):
+            args += ['-p', line.strip()]
+    return args
+
+
+def load(path, variables, name_filter):
+    conf = json.load(open(path))
+    suites = []
+    for suite in conf['suites']:
+        if not re.search(name_filter, suite['name']):
+            continue
+        env = profile(conf['envs'], suite['env'], variables) \
+            if 'env' in suite else {}
+        cmd = []
+        for arg in suite['cmd']:
+            m = QOS_RE.match(arg)
+            cmd += qos_paths(m.group(1), cmd[0], env) if m else \
+                [expand(arg, variables)]
+        suites.append({'name': suite['name'], 'cmd': cmd, 'env': env,
+                       'timeout': suite.get('timeout', 600),
+                       'cwd': expand(suite['cwd'], variables)
+                       if 'cwd' in suite else None})
+    return suites
+
+
 def main():
-    suites = json.load(open(sys.argv[1]))
-    logdir = sys.argv[2]
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('suites')
+    ap.add_argument('logdir')
+    ap.add_argument('--var', action='append', default=[],
+                    help='NAME=VALUE for {NAME} in the suites file')
+    ap.add_argument('--filter', default='.')
+    args = ap.parse_args()
+    variables = dict(v.split('=', 1) for v in args.var)
+    suites = load(args.suites, variables, args.filter)
+    logdir = args.logdir
     os.makedirs(logdir, exist_ok=True)
     total = [0, 0, 0]
     rows = []
