@@ -12,17 +12,14 @@ over.  One run of the test is one migration:
 
 (queues-1 and queues-4 always exist; QTEST_ITERATIVE_QUEUES=N adds
 queues-N).  libqtest puts `-trace vmstate_downtime_*` on both QEMUs'
-command lines, but the test also gives each QEMU `-D DIR/src.log` and
-`-D DIR/dst.log` (DIR made under $TMPDIR, removed when the test ends), so
-the trace lines go to those files, not to stderr.  We run the test with
-a private TMPDIR, hard-link the two logs as soon as they appear (the
-links keep them, and everything QEMU appends to them, after the test
-unlinks its names), and parse the virtio-net sections'
-vmstate_downtime_save (source) and vmstate_downtime_load (destination)
-lines: per migration, the sum over the device's sections at switchover,
-as bench.py does for the guest runs, on the source up to the end of the
-switchover (the test then saves both sides to files to compare the
-device's legacy state).  (In practice one line per side:
+command lines; their trace lines go to stderr, which the test's output
+collects.  Only the source saves during the migration and only the
+destination loads, so we parse the virtio-net sections'
+vmstate_downtime_save lines up to the end of the source's switchover
+(the test then saves both sides to files to compare the device's legacy
+state) and every vmstate_downtime_load line: per migration, the sum
+over the device's sections at switchover, as bench.py does for the
+guest runs.  (In practice one line per side:
 idstr .../virtio-net, type non-iterable, which with virtio-iterative
 carries the final record; the .../virtio-net/iterative section has no
 switchover part.)
@@ -33,12 +30,10 @@ over QMP): only mode "on" is measured here.  "off" and stock QEMU at
 1..32 queue pairs come from the guest runs.
 """
 
-import glob
 import os
 import shutil
 import subprocess
 import tempfile
-import time
 
 from iterative.vm import downtime_samples, read
 
@@ -56,17 +51,15 @@ NO_OFF = ('the qtest always enables virtio-iterative; off and baseline: '
 SWITCHOVER_END = 'vmstate_downtime_checkpoint src-non-iterable-saved'
 
 
-def parse_downtime(src_log, dst_log, device='virtio-net'):
+def parse_downtime(output, device='virtio-net'):
     """{'dev_save_us': total, 'dev_load_us': total} of the test's live
     migration: the sum of `device`'s vmstate_downtime_save lines in the
-    source's log up to the end of its switchover and of its
-    vmstate_downtime_load lines in the destination's (None when there are
-    none)."""
-    end = src_log.find(SWITCHOVER_END)
-    if end >= 0:
-        src_log = src_log[:end]
-    save = downtime_samples(src_log, 'vmstate_downtime_save', device)
-    load = downtime_samples(dst_log, 'vmstate_downtime_load', device)
+    test's output up to the end of the source's switchover and of its
+    vmstate_downtime_load lines (None when there are none)."""
+    end = output.find(SWITCHOVER_END)
+    save = downtime_samples(output[:end] if end >= 0 else output,
+                            'vmstate_downtime_save', device)
+    load = downtime_samples(output, 'vmstate_downtime_load', device)
     return {'dev_save_us': sum(save) if save else None,
             'dev_load_us': sum(load) if load else None}
 
@@ -91,36 +84,21 @@ def run_once(test, qemu, queue_pairs, path=DEFAULT_PATH, timeout=300,
             full_env.pop('QTEST_ITERATIVE_QUEUES', None)
         cmd = [os.path.abspath(test), '-p', path.format(n=queue_pairs)]
         out_path = os.path.join(work, 'output')
-        kept = {}
         with open(out_path, 'w') as out:
-            proc = subprocess.Popen(cmd, env=full_env, cwd=cwd, stdout=out,
-                                    stderr=subprocess.STDOUT)
-            deadline = time.time() + timeout
-            while proc.poll() is None:
-                for name in ('src.log', 'dst.log'):
-                    if name in kept:
-                        continue
-                    for f in glob.glob(os.path.join(
-                            tmp, 'virtio-net-iterative-*', name)):
-                        link = os.path.join(work, name)
-                        try:
-                            os.link(f, link)
-                            kept[name] = link
-                        except FileNotFoundError:
-                            pass
-                if time.time() > deadline:
-                    proc.kill()
-                    proc.wait()
-                    raise RuntimeError('%s: timed out' % ' '.join(cmd))
-                time.sleep(0.005)
+            try:
+                proc = subprocess.run(cmd, env=full_env, cwd=cwd, stdout=out,
+                                      stderr=subprocess.STDOUT,
+                                      timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError('%s: timed out' % ' '.join(cmd))
         output = read(out_path)
         if proc.returncode != 0:
             raise RuntimeError('%s failed (%d): %s' % (
                 ' '.join(cmd), proc.returncode, output.strip()[-500:]))
-        if 'SKIP' in output or len(kept) < 2:
-            raise RuntimeError('%s: no trace logs (skipped? %s)' % (
+        if 'SKIP' in output:
+            raise RuntimeError('%s: skipped: %s' % (
                 ' '.join(cmd), output.strip()[-300:]))
-        r = parse_downtime(read(kept['src.log']), read(kept['dst.log']))
+        r = parse_downtime(output)
         if r['dev_save_us'] is None or r['dev_load_us'] is None:
             raise RuntimeError('%s: no virtio-net vmstate_downtime lines'
                                % ' '.join(cmd))
