@@ -252,7 +252,7 @@ class Guest:
                  'dev_save_us': trace_us(src.trace, 'vmstate_downtime_save'),
                  'dev_load_us': trace_us(dst.trace, 'vmstate_downtime_load'),
                  'backend_start_us': backend_start_us(dst_trace),
-                 'final_record_bytes': final_bytes(src.trace),
+                 'final_record_bytes': final_bytes(info),
                  'full_reloads': dst_trace.count(
                      'iterative_device_prepare_failed'),
                  'probe_gap_ms': max(gaps) if gaps else None}

@@ -50,7 +50,7 @@ def migrate_once(mode, args, responder, workdir):
             'total_ms': info.get('total-time'),
             'dev_save_us': trace_us(src.trace, 'vmstate_downtime_save'),
             'dev_load_us': trace_us(dst.trace, 'vmstate_downtime_load'),
-            'final_bytes': final_bytes(src.trace),
+            'final_bytes': final_bytes(info),
             'probe_gap_ms': max(gaps) if gaps else None,
         }
     finally:

@@ -47,8 +47,7 @@ class Vm:
     every trace line starts with "PID@SECONDS.MICROSECONDS:".
     """
 
-    TRACE = ('vmstate_downtime_save', 'vmstate_downtime_load',
-             'iterative_device_save')
+    TRACE = ('vmstate_downtime_save', 'vmstate_downtime_load')
 
     def __init__(self, binary, workdir, name, args, prefix=(), trace=TRACE,
                  timestamps=False, smp=1, memory='256'):
@@ -148,11 +147,13 @@ def trace_us(path, event, device='virtio-net'):
     return sum(samples) if samples else None
 
 
-def final_bytes(path):
-    """Size of the iterative switchover record (feature on only)"""
-    m = re.findall(r'iterative_device_save \S+: final generation \d+, '
-                   r'\d+ fields, (\d+) bytes', read(path))
-    return int(m[-1]) if m else None
+def final_bytes(info, device='/virtio-backend'):
+    """Size of the iterative switchover record of the device whose QOM path
+    ends with `device`, from a query-migrate reply (feature on only)"""
+    for stats in info.get('iterative-devices', []):
+        if stats['device'].endswith(device):
+            return stats['switchover-bytes']
+    return None
 
 
 def migrate(src, dst, uri, caps=(), params=None, timeout=120, src_uri=None):
