@@ -61,7 +61,7 @@ TRACE = Vm.TRACE + ('iterative_device_load',
                     'iterative_device_prepare_failed',
                     'vmstate_downtime_checkpoint', 'vhost_dev_start',
                     'vhost_dev_start_prestarted', 'virtio_net_vhost_prestart',
-                    'vhost_user_presetup')
+                    'vhost_user_prestart')
 BACKEND_ARGS = '--socket-path {socket} --queues {queues} --tap {tap} ' \
                '--delay-ms {delay} --log {log}'
 
