@@ -4,7 +4,11 @@ switchover cost vs. queue pairs, for stock QEMU and the patched build with
 the virtio-iterative capability off and on.
 
 Matrix: mode {baseline, off, on} x datapath {userspace (multi-queue tap),
-vhost-user (test backend, 0 and 200 ms setup latency)} x queue pairs.
+vhost-user (test backend, 0 and 200 ms setup latency)} x queue pairs, and a
+realistic VM (datapath "vm": virtio-net with 4 queue pairs on a tap,
+virtio-blk, virtio-scsi with one disk, virtconsole, virtio-balloon and
+virtio-rng, all driven by the guest's drivers) whose per-device switchover
+save and load costs and their sum (virtio_total_us) are recorded.
 For every (datapath, latency, queue pairs) group one guest per mode is
 booted (demo/mk-guest.sh, 1 vCPU TCG, `ethtool -L eth0 combined N`) and
 then ping-pong migrated between two taps, the modes interleaved migration
@@ -47,8 +51,8 @@ import time
 import microbench
 import report
 from netns import GATEWAY, RESPONDER_PORT, Namespace
-from iterative.vm import (Vm, final_bytes, migrate, probe_gaps, read,
-                          trace_us)
+from iterative.vm import (VM_DEVICES, Vm, device_costs, final_bytes,
+                          migrate, probe_gaps, read, trace_us, vm_device_args)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -62,6 +66,7 @@ TRACE = Vm.TRACE + ('iterative_device_load',
                     'vmstate_downtime_checkpoint', 'vhost_dev_start',
                     'vhost_dev_start_prestarted', 'virtio_net_vhost_prestart',
                     'vhost_user_prestart')
+VM_QUEUE_PAIRS = 4
 BACKEND_ARGS = '--socket-path {socket} --queues {queues} --tap {tap} ' \
                '--delay-ms {delay} --log {log}'
 
@@ -189,6 +194,8 @@ class Guest:
                   (RESPONDER_PORT, host, GATEWAY))
         if qp > 1:
             append += ' net.queues=%d' % qp
+        if self.datapath == 'vm':
+            append += ' guest.devices=all'
         dev = 'virtio-net-pci,netdev=n0,mac=52:54:00:12:34:%02x' % host
         if self.mode == NONE_MODE:
             dev += ',iterative-migration=off'
@@ -198,7 +205,9 @@ class Guest:
                 '-initrd', os.path.join(guest, 'initrd.gz'),
                 '-append', append, '-device', dev]
         backend = None
-        if self.datapath == 'userspace':
+        if self.datapath == 'vm':
+            argv += vm_device_args()
+        if self.datapath in ('userspace', 'vm'):
             argv += ['-netdev', 'tap,id=n0,ifname=%s,script=no,downscript=no,'
                      'queues=%d' % (tap, qp)]
         else:
@@ -220,10 +229,15 @@ class Guest:
         return vm, backend
 
     def wait_booted(self, timeout):
-        m = self.src.wait_serial(r'guest: up.*?, (\d+) queue pairs', timeout)
+        m = self.src.wait_serial(r'guest: up.*?, (\d+) queue pairs, '
+                                 r'(\d+) virtio devices bound', timeout)
         if int(m.group(1)) != self.qp:
             raise RuntimeError('%s: guest has %s queue pairs, wanted %d' % (
                 self.src.name, m.group(1), self.qp))
+        want = len(VM_DEVICES) if self.datapath == 'vm' else 1
+        if int(m.group(2)) != want:
+            raise RuntimeError('%s: guest drives %s virtio devices, wanted '
+                               '%d' % (self.src.name, m.group(2), want))
         self.src.wait_serial(r'probe: started', timeout)
 
     def migrate(self, record=False):
@@ -256,6 +270,9 @@ class Guest:
                  'full_reloads': dst_trace.count(
                      'iterative_device_prepare_failed'),
                  'probe_gap_ms': max(gaps) if gaps else None}
+            if self.datapath == 'vm':
+                r['devices'], r['virtio_total_us'] = device_costs(src.trace,
+                                                                  dst.trace)
             if relay:
                 r['switchover_dev_bytes'] = relay.section_bytes()
         except Exception:
@@ -435,13 +452,16 @@ def run_group(args, ns, workdir, cases, progress, label):
                     case.runs.append(r)
                 progress.step('%s %-8s %s: downtime %s ms (query-migrate %s '
                               'ms), total %s ms, save %s us, load %s us, '
-                              'gap %s ms%s' % (
+                              '%sgap %s ms%s' % (
                                   label, case.mode,
                                   'warm-up' if rnd < 0 else 'run %d' % rnd,
                                   r['downtime_ms'], r['qmp_downtime_ms'],
                                   r['total_ms'],
                                   r['dev_save_us'],
-                                  r['dev_load_us'], r['probe_gap_ms'],
+                                  r['dev_load_us'],
+                                  'all virtio %s us, ' % r['virtio_total_us']
+                                  if 'virtio_total_us' in r else '',
+                                  r['probe_gap_ms'],
                                   ', FULL RELOAD' if r['full_reloads']
                                   else ''))
     except Exception as e:
@@ -473,7 +493,9 @@ def main():
     ap.add_argument('--vhost-queue-pairs',
                     help='queue pairs of the vhost-user cases (default: '
                     '--queue-pairs)')
-    ap.add_argument('--datapaths', default='userspace,vhost-user')
+    ap.add_argument('--datapaths', default='userspace,vhost-user,vm',
+                    help='comma list of userspace, vhost-user, vm (the '
+                    'realistic VM, %d queue pairs)' % VM_QUEUE_PAIRS)
     ap.add_argument('--backend-delays', default='0,200',
                     help='vhost-user backend setup latencies, ms')
     ap.add_argument('--vhost-backend', help='vhost-user test backend binary')
@@ -508,7 +530,7 @@ def main():
 
     datapaths = [d for d in args.datapaths.split(',') if d]
     for dp in datapaths:
-        if dp not in ('userspace', 'vhost-user'):
+        if dp not in ('userspace', 'vhost-user', 'vm'):
             sys.exit('bench: unknown datapath %s' % dp)
     backend_ok = bool(args.vhost_backend and
                       os.access(args.vhost_backend, os.X_OK))
@@ -517,13 +539,14 @@ def main():
         delays = [int(d) for d in args.backend_delays.split(',')] \
             if dp == 'vhost-user' else [0]
         for delay in delays:
-            modes = MODES if dp == 'vhost-user' else MODES + (NONE_MODE,)
-            for qp in (vhost_qps if dp == 'vhost-user' else qps):
+            modes = MODES if dp != 'userspace' else MODES + (NONE_MODE,)
+            for qp in {'vhost-user': vhost_qps,
+                       'vm': [VM_QUEUE_PAIRS]}.get(dp, qps):
                 groups.append([Case(m, dp, delay, qp, runs_for(qp))
                                for m in modes])
     all_cases = [c for g in groups for c in g]
     runnable = [g for g in groups
-                if g[0].datapath == 'userspace' or backend_ok]
+                if g[0].datapath != 'vhost-user' or backend_ok]
     for g in groups:
         if g not in runnable:
             for c in g:

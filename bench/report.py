@@ -80,6 +80,15 @@ def summarize(cases, micro, runs, started, elapsed, quick=False,
         d['final_record_bytes'] = stats(r.get('final_record_bytes')
                                         for r in c.runs)
         d['full_reloads'] = sum(r.get('full_reloads') or 0 for r in c.runs)
+        if any('devices' in r for r in c.runs):
+            names = [n for r in c.runs for n in r.get('devices', {})]
+            d['devices'] = {
+                n: {k: stats(r['devices'][n][k] for r in c.runs
+                             if n in r.get('devices', {}))
+                    for k in ('save_us', 'load_us')}
+                for n in dict.fromkeys(names)}
+            d['virtio_total_us'] = stats(r.get('virtio_total_us')
+                                         for r in c.runs)
         out.append(d)
     micro_out = []
     for m in micro:
@@ -146,6 +155,7 @@ def markdown(summary):
                      'pending | pending | pending | pending | pending |' % (
                          dp, ', '.join(str(q) for q in sorted(qps))))
     lines += _no_participant_table(summary)
+    lines += vm_table(summary)
     micro = summary.get('device_microbench') or []
     lines.append('')
     if micro and any(m['status'] not in ('pending', 'n/a') for m in micro):
@@ -172,6 +182,57 @@ def markdown(summary):
         lines.append('Device-level microbenchmark (qtest, up to 64 queue '
                      'pairs): pending (test not built yet).')
     return '\n'.join(lines)
+
+
+def vm_table(summary):
+    """The realistic VM: each virtio device's switchover save + load cost
+    per mode, their sum (virtio_total_us) and the downtime, median (p95),
+    with the sum and downtime relative to stock QEMU's."""
+    cases = {c['mode']: c for c in summary['cases']
+             if c['datapath'] == 'vm' and c.get('devices')}
+    modes = [m for m in ('baseline', 'off', 'on') if m in cases]
+    if not modes:
+        return []
+    qp = cases[modes[0]]['queue_pairs']
+    names = list(dict.fromkeys(n for m in modes for n in cases[m]['devices']))
+
+    def cost(dev):
+        """save + load medians (p95s) of one device's stats"""
+        s, l = dev.get('save_us'), dev.get('load_us')
+        if not s and not l:
+            return None
+        return {k: (s or {}).get(k, 0) + (l or {}).get(k, 0)
+                for k in ('median', 'p95')}
+
+    def ratio(key, m):
+        base = cases.get('baseline', {}).get(key)
+        cur = cases[m].get(key)
+        if not base or not cur or not base['median']:
+            return '–'
+        return '%.1f %%' % (100.0 * cur['median'] / base['median'])
+    lines = ['', 'Realistic VM (datapath `vm`: virtio-net with %d queue '
+             'pairs on a tap, virtio-blk, virtio-scsi with one disk, '
+             'virtconsole, virtio-balloon, virtio-rng; the guest\'s drivers '
+             'run them all): each device\'s switchover save + load, us, and '
+             'their sum (`virtio_total_us`), median (p95); "vs stock" is the '
+             'median relative to stock QEMU\'s.' % qp, '',
+             '| | %s |' % ' | '.join(
+                 {'baseline': 'stock'}.get(m, m) for m in modes),
+             '| --- |%s' % (' ---: |' * len(modes))]
+    for n in names:
+        lines.append('| %s | %s |' % (n, ' | '.join(
+            _fig(cost(cases[m]['devices'].get(n, {}))) for m in modes)))
+    lines.append('| **all virtio devices** | %s |' % ' | '.join(
+        _fig(cases[m].get('virtio_total_us')) for m in modes))
+    lines.append('| all virtio, vs stock | %s |' % ' | '.join(
+        ratio('virtio_total_us', m) for m in modes))
+    lines.append('| %s | %s |' % (DOWNTIME_HDR, ' | '.join(
+        _fig(cases[m].get('downtime_ms'), 1) for m in modes)))
+    lines.append('| downtime vs stock | %s |' % ' | '.join(
+        ratio('downtime_ms', m) for m in modes))
+    lines.append('| probe gap ms | %s |' % ' | '.join(
+        _fig(cases[m].get('probe_gap_ms')) for m in modes))
+    return lines
 
 
 def _no_participant_table(summary):
@@ -224,7 +285,9 @@ def plot(summary, out):
     groups = []
     for c in summary['cases']:
         g = (c['datapath'], c['backend_setup_ms'])
-        if c['status'] != 'pending' and g not in groups:
+        # the realistic VM has one queue count: in its table only
+        if c['status'] != 'pending' and g not in groups and \
+                c['datapath'] != 'vm':
             groups.append(g)
     title = lambda g: g[0] + (' %d ms' % g[1] if g[0] == 'vhost-user' else '')
     styles = {'baseline': 'o-', 'off': 's--', 'on': '^-', 'none': 'd:'}

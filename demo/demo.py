@@ -6,12 +6,15 @@ Modes, interleaved run by run so that machine noise hits all of them:
   off       the patched build, capability virtio-iterative off
   on        the patched build, capability virtio-iterative on
 
-The guest (demo/mk-guest.sh) runs a UDP request/response probe every
-10 ms against a responder on the host (through slirp, on 127.0.0.1), and
-reports every gap in the answers on its serial console.  For each run the
-demo records the total downtime (query-migrate), the virtio-net save and
-load time at switchover (vmstate_downtime_* trace events), and the largest
-gap the guest saw.  QMP goes through QEMU's own python/qemu/qmp library.
+The guest (demo/mk-guest.sh) has the virtio devices of a realistic VM
+(virtio-net on slirp, virtio-blk, virtio-scsi with a disk, virtconsole,
+virtio-balloon, virtio-rng; its drivers run them all).  It runs a UDP
+request/response probe every 10 ms against a responder on the host
+(through slirp, on 127.0.0.1), and reports every gap in the answers on its
+serial console.  For each run the demo records the total downtime
+(query-migrate), each virtio device's save and load time at switchover
+(vmstate_downtime_* trace events) and their sum, and the largest gap the
+guest saw.  QMP goes through QEMU's own python/qemu/qmp library.
 """
 
 import argparse
@@ -21,8 +24,9 @@ import sys
 import tempfile
 import time
 
-from iterative.vm import (Responder, Vm, final_bytes, fmt, median, migrate,
-                   probe_gaps, trace_us)
+from iterative.vm import (VM_DEVICES, Responder, Vm, device_costs,
+                          final_bytes, fmt, median, migrate, probe_gaps,
+                          trace_us, vm_device_args)
 
 MODES = ('baseline', 'off', 'on')
 
@@ -31,10 +35,11 @@ def migrate_once(mode, args, responder, workdir):
     binary = args.baseline if mode == 'baseline' else args.patched
     guest = ['-kernel', os.path.join(args.guest, 'vmlinuz'),
              '-initrd', os.path.join(args.guest, 'initrd.gz'),
-             '-append', 'console=ttyS0 quiet probe.port=%d probe.interval=10'
-             % responder.port,
+             '-append', 'console=ttyS0 quiet probe.port=%d probe.interval=10 '
+             'guest.devices=all' % responder.port,
              '-netdev', 'user,id=n0',
-             '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56']
+             '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56'] + \
+        vm_device_args()
     sock = os.path.join(workdir, 'mig.sock')
     src = dst = None
     try:
@@ -45,7 +50,10 @@ def migrate_once(mode, args, responder, workdir):
         info = migrate(src, dst, 'unix:' + sock,
                        ['virtio-iterative'] if mode == 'on' else [])
         gaps = probe_gaps(dst)
+        devices, total = device_costs(src.trace, dst.trace)
         return {
+            'devices': devices,
+            'virtio_total_us': total,
             'downtime_ms': info.get('downtime'),
             'total_ms': info.get('total-time'),
             'dev_save_us': trace_us(src.trace, 'vmstate_downtime_save'),
@@ -86,11 +94,12 @@ def main():
                 r = migrate_once(mode, args, responder, workdir)
                 results[mode].append(r)
                 print('[%2d/%d] %-8s downtime %s, virtio-net save %s load %s, '
-                      'largest probe gap %s  (%.0fs)' % (
-                          i, n, mode, fmt(r['downtime_ms'], ' ms'),
-                          fmt(r['dev_save_us'], ' us'),
-                          fmt(r['dev_load_us'], ' us'),
-                          fmt(r['probe_gap_ms'], ' ms'), time.time() - t0),
+                      'all virtio devices %s, largest probe gap %s  (%.0fs)'
+                      % (i, n, mode, fmt(r['downtime_ms'], ' ms'),
+                         fmt(r['dev_save_us'], ' us'),
+                         fmt(r['dev_load_us'], ' us'),
+                         fmt(r['virtio_total_us'], ' us'),
+                         fmt(r['probe_gap_ms'], ' ms'), time.time() - t0),
                       flush=True)
     finally:
         if not args.keep:
@@ -112,6 +121,23 @@ def main():
         vals = [fmt(median([r[key] for r in results[m]]) if key else None, unit)
                 for m in MODES]
         print('| %-30s | %10s | %10s | %10s |' % ((title,) + tuple(vals)))
+    print('\nEach virtio device at switchover, save + load (median):\n')
+    print('| %-30s | %10s | %10s | %10s |' % (('',) + MODES))
+    print('|%s|%s|%s|%s|' % ('-' * 32, '-' * 12, '-' * 12, '-' * 12))
+
+    def cost(r, name):
+        d = r['devices'].get(name, {})
+        if d.get('save_us') is None and d.get('load_us') is None:
+            return None
+        return (d.get('save_us') or 0) + (d.get('load_us') or 0)
+    for name, _, _ in VM_DEVICES:
+        vals = [fmt(median([cost(r, name) for r in results[m]]), ' us')
+                for m in MODES]
+        print('| %-30s | %10s | %10s | %10s |' % ((name,) + tuple(vals)))
+    tot = {m: median([r['virtio_total_us'] for r in results[m]])
+           for m in MODES}
+    print('| %-30s | %10s | %10s | %10s |' % (
+        ('all virtio devices',) + tuple(fmt(tot[m], ' us') for m in MODES)))
     print('\nThe record after stop excludes ring indices (4 B per queue) '
           'and tx_waiting;\nvhost start: n/a on this userspace datapath; '
           'make bench measures vhost-user\nwith the test back-end.')

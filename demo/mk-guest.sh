@@ -7,6 +7,10 @@
 #   net.addr=A/LEN                    eth0 address (default 10.0.2.15/24, slirp)
 #   net.gw=G                          gateway and probe server (default 10.0.2.2)
 #   net.queues=N                      ethtool -L eth0 combined N (multiqueue)
+#   guest.devices=all                 also load the drivers of virtio-blk,
+#                                     virtio-scsi, virtio-console,
+#                                     virtio-balloon and virtio-rng (the
+#                                     benchmark's realistic VM)
 #
 # Usage: mk-guest.sh OUTDIR      (writes OUTDIR/vmlinuz and OUTDIR/initrd.gz)
 set -euo pipefail
@@ -51,6 +55,19 @@ for f in $(modprobe -S "$kver" -a --show-depends virtio_pci virtio_net |
     esac
     echo "$m" >> "$root/lib/modules/order"
 done
+# the other virtio devices of the realistic VM, loaded on request
+for f in $(modprobe -S "$kver" -a --show-depends virtio_blk virtio_scsi \
+               sd_mod virtio_console virtio_balloon virtio_rng |
+           awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++'); do
+    m=$(basename "$f"); m=${m%%.ko*}
+    grep -qx "$m" "$root/lib/modules/order" && continue
+    case "$f" in
+    *.xz) xz -dc "$f" > "$root/lib/modules/$m.ko" ;;
+    *.zst) zstd -qdc "$f" > "$root/lib/modules/$m.ko" ;;
+    *) cp "$f" "$root/lib/modules/$m.ko" ;;
+    esac
+    echo "$m" >> "$root/lib/modules/extra"
+done
 grep -qx virtio_net "$root/lib/modules/order" ||
     grep -qx 'CONFIG_VIRTIO_NET=y' "/boot/config-$kver" ||
     { echo "mk-guest: virtio_net module not found for $kver" >&2; exit 1; }
@@ -65,6 +82,11 @@ for m in $(cat /lib/modules/order); do
     insmod /lib/modules/$m.ko
 done
 arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+if [ "$(arg guest.devices)" = all ]; then
+    for m in $(cat /lib/modules/extra); do
+        insmod /lib/modules/$m.ko
+    done
+fi
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do
     sleep 0.1; i=$((i + 1))
@@ -80,7 +102,8 @@ ip link set eth0 up
 ip addr add "${addr:-10.0.2.15/24}" dev eth0
 ip route add default via "${gw:-10.0.2.2}"
 echo "guest: up, $(grep -c . /proc/interrupts) irq lines," \
-     "$(ls /sys/class/net/eth0/queues | grep -c '^rx-') queue pairs"
+     "$(ls /sys/class/net/eth0/queues | grep -c '^rx-') queue pairs," \
+     "$(ls /sys/bus/virtio/drivers/*/ 2>/dev/null | grep -c '^virtio') virtio devices bound"
 exec /bin/probe "${gw:-10.0.2.2}" "$(arg probe.port)" "$(arg probe.interval)"
 INIT
 chmod +x "$root/init"

@@ -147,6 +147,46 @@ def trace_us(path, event, device='virtio-net'):
     return sum(samples) if samples else None
 
 
+# A realistic VM's virtio devices besides virtio-net (the guest loads their
+# drivers with guest.devices=all, demo/mk-guest.sh): (name, suffix of the
+# idstr of its migration section, its QEMU arguments)
+VM_DEVICES = (
+    ('virtio-net', 'virtio-net', []),
+    ('virtio-blk', 'virtio-blk',
+     ['-blockdev', 'null-co,node-name=blk0,read-zeroes=on',
+      '-device', 'virtio-blk-pci,drive=blk0']),
+    ('virtio-scsi', 'virtio-scsi',
+     ['-blockdev', 'null-co,node-name=sd0,read-zeroes=on',
+      '-device', 'virtio-scsi-pci,id=scsi0',
+      '-device', 'scsi-hd,drive=sd0,bus=scsi0.0']),
+    ('virtconsole', 'virtio-console',
+     ['-device', 'virtio-serial-pci', '-chardev', 'null,id=vcon0',
+      '-device', 'virtconsole,chardev=vcon0']),
+    ('virtio-balloon', 'virtio-balloon', ['-device', 'virtio-balloon-pci']),
+    ('virtio-rng', 'virtio-rng', ['-device', 'virtio-rng-pci']),
+)
+
+
+def vm_device_args():
+    """The QEMU arguments of VM_DEVICES (virtio-net is the caller's)"""
+    return [a for _, _, args in VM_DEVICES for a in args]
+
+
+def device_costs(src_trace, dst_trace):
+    """{name: {'save_us', 'load_us'}} of every VM_DEVICES device at
+    switchover, from the source's and the destination's trace logs (paths),
+    and the sum of them all"""
+    src, dst = read(src_trace), read(dst_trace)
+    costs = {}
+    for name, idstr, _ in VM_DEVICES:
+        save = downtime_samples(src, 'vmstate_downtime_save', idstr)
+        load = downtime_samples(dst, 'vmstate_downtime_load', idstr)
+        costs[name] = {'save_us': sum(save) if save else None,
+                       'load_us': sum(load) if load else None}
+    total = sum(v or 0 for d in costs.values() for v in d.values())
+    return costs, total
+
+
 def final_bytes(info, device='/virtio-backend'):
     """Size of the iterative switchover record of the device whose QOM path
     ends with `device`, from a query-migrate reply (feature on only)"""
