@@ -31,6 +31,7 @@ for c in $(git log --reverse --format=%h pristine..origin/master); do
     ninja -C build build.ninja > /dev/null 2>&1
     targets="qemu-system-x86_64 tests/qtest/migration-test tests/qtest/qos-test"
     for t in tests/qtest/virtio-net-iterative-test \
+             tests/qtest/virtio-iterative-devices-test \
              tests/vhost-user-net-test-backend; do
         grep -q "^build $t:" build/build.ninja && targets="$targets $t"
     done
