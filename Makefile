@@ -20,15 +20,17 @@ TARGETS  := qemu-system-x86_64 qemu-img storage-daemon/qemu-storage-daemon \
             tests/qtest/migration-test tests/qtest/qos-test \
             tests/qtest/virtio-net-failover \
             tests/qtest/virtio-net-iterative-test \
+            tests/qtest/virtio-iterative-devices-test \
             tests/vhost-user-net-test-backend
 
 .PHONY: help deps source tree build baseline asan fuzz-build fuzz fuzz-seeds \
-	export check demo bench clean
+	export check demo bench l1 clean
 
 help:
 	@echo "make demo      build, then live-migrate a guest with and without the feature"
 	@echo "make check     checkpatch + build + all tests (ends with 'N passed, N failed')"
 	@echo "make bench     downtime vs queue pairs, 3 modes x datapaths (QUICK=1: a few minutes)"
+	@echo "make l1 CMD=.. run CMD in a nested guest with /dev/vhost-net (scripts/l1-run.sh)"
 	@echo "make tree      (re)create build/qemu from the pristine import + patches/"
 	@echo "make export    write the work tree's commits back to patches/"
 	@echo "make build     build the patched QEMU in build/qemu/build"
@@ -106,6 +108,12 @@ QUICK ?=
 PUBLISH ?= $(if $(QUICK),,1)
 VHOST_BACKEND ?= $(TREE)/build/tests/vhost-user-net-test-backend
 BENCH_QTEST ?= $(TREE)/build/tests/qtest/virtio-net-iterative-test
+# Run CMD in a nested (L1) guest that has /dev/vhost-net, against this
+# host's files (scripts/l1-run.sh), e.g.
+#   make l1 CMD="ls -l /dev/vhost-net"
+l1: build
+	@scripts/l1-run.sh -- $(CMD)
+
 bench: build baseline
 	@demo/mk-guest.sh $(BUILD)/guest
 	@/usr/bin/python3 bench/bench.py $(if $(QUICK),--quick) \

@@ -12,7 +12,8 @@ PKGS="build-essential ninja-build pkg-config git ccache dpkg-dev xz-utils
       python3 python3-venv python3-setuptools flex bison
       libglib2.0-dev libpixman-1-dev libfdt-dev libslirp-dev zlib1g-dev
       ipxe-qemu qemu-system-data
-      busybox-static cpio linux-image-cloud-amd64 iproute2 socat
+      busybox-static cpio linux-image-cloud-amd64 linux-image-amd64
+      iproute2 socat
       ethtool python3-matplotlib clang-14 libclang-rt-14-dev"
 
 missing() {
