@@ -97,7 +97,9 @@ check: build baseline asan
 DEMO_RUNS ?= 3
 demo: build baseline
 	@demo/mk-guest.sh $(BUILD)/guest
+	@mkdir -p $(BUILD)/demo
 	@/usr/bin/python3 demo/demo.py --runs $(DEMO_RUNS) \
+		--json $(BUILD)/demo/demo.json --png $(BUILD)/demo/demo.png \
 		--patched $(TREE)/build/qemu-system-x86_64 \
 		--baseline $(BASE)/build/qemu-system-x86_64 \
 		--guest $(BUILD)/guest --python $(TREE)/python

@@ -512,6 +512,9 @@ def main():
                     'bench markers) and copy the table and plots next to '
                     'it (bench/results)')
     ap.add_argument('--keep', action='store_true', help='keep the logs')
+    ap.add_argument('--json', metavar='FILE',
+                    help='also write summary.json to FILE ("-": stdout), '
+                    'to compare runs')
     args = ap.parse_args()
     sys.path.insert(0, args.python)
     runs_for = parse_runs(args.runs, 3 if args.quick else 10)
@@ -587,6 +590,8 @@ def main():
     print()
     print(report.markdown(summary))
     print('\nbench: wrote %s/summary.json, summary.md, *.png' % args.out)
+    if args.json:
+        report.write_json(summary, args.json)
     if args.publish:
         report.publish(summary, args.out, args.publish,
                        os.path.join(HERE, 'results'))

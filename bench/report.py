@@ -370,6 +370,16 @@ def plot(summary, out):
            'scale)', 11, 0.05, 'switchover.png')
 
 
+def write_json(summary, path):
+    """summary.json's content to `path` ("-": stdout)"""
+    if path == '-':
+        print(json.dumps(summary, indent=1))
+        return
+    with open(path, 'w') as f:
+        json.dump(summary, f, indent=1)
+        f.write('\n')
+
+
 def write(summary, out):
     with open(os.path.join(out, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)

@@ -18,6 +18,7 @@ guest saw.  QMP goes through QEMU's own python/qemu/qmp library.
 """
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -69,6 +70,36 @@ def migrate_once(mode, args, responder, workdir):
             os.unlink(sock)
 
 
+def plot(results, tot, path):
+    """Medians per mode: downtime, largest probe gap, and the virtio
+    devices' switchover save + load"""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    x = range(len(MODES))
+    for key, label, off in (('downtime_ms', 'downtime', -0.2),
+                            ('probe_gap_ms', 'largest probe gap', 0.2)):
+        axes[0].bar([i + off for i in x],
+                    [median([r[key] for r in results[m]]) or 0
+                     for m in MODES], width=0.4, label=label)
+    axes[0].set_xticks(list(x), MODES)
+    axes[0].set_ylabel('ms (median)')
+    axes[0].legend(fontsize=8)
+    axes[0].set_title('Downtime and what the guest saw', fontsize=10)
+    axes[1].bar(list(x), [tot[m] or 0 for m in MODES],
+                color=['C0', 'C1', 'C2'])
+    axes[1].set_xticks(list(x), MODES)
+    axes[1].set_yscale('log')
+    axes[1].set_ylabel('us (median, log scale)')
+    axes[1].set_title('All virtio devices: save + load at switchover',
+                      fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--patched', required=True)
@@ -77,6 +108,10 @@ def main():
     ap.add_argument('--python', required=True, help="QEMU's python/ dir")
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--keep', action='store_true', help='keep the logs')
+    ap.add_argument('--json', metavar='FILE',
+                    help='also write every run and the medians as JSON')
+    ap.add_argument('--png', metavar='FILE',
+                    help='also plot the medians (matplotlib)')
     args = ap.parse_args()
     sys.path.insert(0, args.python)
 
@@ -138,6 +173,30 @@ def main():
            for m in MODES}
     print('| %-30s | %10s | %10s | %10s |' % (
         ('all virtio devices',) + tuple(fmt(tot[m], ' us') for m in MODES)))
+    base, on = (median([r['downtime_ms'] for r in results[m]])
+                for m in ('baseline', 'on'))
+    if base and on:
+        print('\nWith virtio-iterative on, the downtime was %s against %s '
+              'for stock QEMU (%.0f %% less), and the virtio devices\' '
+              'switchover save + load %s against %s (%.1f %% of stock\'s).'
+              % (fmt(on, ' ms'), fmt(base, ' ms'), 100.0 * (1 - on / base),
+                 fmt(tot['on'], ' us'), fmt(tot['baseline'], ' us'),
+                 100.0 * tot['on'] / tot['baseline']
+                 if tot['baseline'] else 0))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump({'runs': results,
+                       'median': {m: {'downtime_ms': median(
+                           [r['downtime_ms'] for r in results[m]]),
+                           'virtio_total_us': tot[m],
+                           'probe_gap_ms': median(
+                               [r['probe_gap_ms'] for r in results[m]])}
+                           for m in MODES}}, f, indent=1)
+            f.write('\n')
+        print('demo: wrote', args.json)
+    if args.png:
+        plot(results, tot, args.png)
+        print('demo: wrote', args.png)
     print('\nThe record after stop excludes ring indices (4 B per queue) '
           'and tx_waiting;\nvhost start: n/a on this userspace datapath; '
           'make bench measures vhost-user\nwith the test back-end.')
