@@ -17,6 +17,8 @@ set -euo pipefail
 
 OUT=${1:?usage: mk-guest.sh OUTDIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../scripts/initramfs-modules.sh
+. "$HERE/../scripts/initramfs-modules.sh"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
@@ -25,7 +27,8 @@ kernel=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n1)
 kver=${kernel#/boot/vmlinuz-}
 ethtool=$(command -v ethtool || echo /usr/sbin/ethtool)
 [ -x "$ethtool" ] || { echo "mk-guest: ethtool not found (apt-get install ethtool)" >&2; exit 1; }
-stamp="$kver $(sha256sum "$HERE/probe.c" "$0" "$ethtool" | sha256sum | cut -c1-16)"
+stamp="$kver $(sha256sum "$HERE/probe.c" "$0" "$ethtool" \
+                 "$HERE/../scripts/initramfs-modules.sh" | sha256sum | cut -c1-16)"
 if [ -f "$OUT/initrd.gz" ] && [ "$(cat "$OUT/stamp" 2>/dev/null)" = "$stamp" ]; then
     exit 0
 fi
@@ -44,30 +47,11 @@ for lib in $(ldd "$ethtool" | grep -o '/[^ ]*'); do
     cp -L "$lib" "$root$lib"
 done
 
-# virtio-pci, virtio-net and what they need, in load order
-for f in $(modprobe -S "$kver" -a --show-depends virtio_pci virtio_net |
-           awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++'); do
-    m=$(basename "$f"); m=${m%%.ko*}
-    case "$f" in
-    *.xz) xz -dc "$f" > "$root/lib/modules/$m.ko" ;;
-    *.zst) zstd -qdc "$f" > "$root/lib/modules/$m.ko" ;;
-    *) cp "$f" "$root/lib/modules/$m.ko" ;;
-    esac
-    echo "$m" >> "$root/lib/modules/order"
-done
-# the other virtio devices of the realistic VM, loaded on request
-for f in $(modprobe -S "$kver" -a --show-depends virtio_blk virtio_scsi \
-               sd_mod virtio_console virtio_balloon virtio_rng |
-           awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++'); do
-    m=$(basename "$f"); m=${m%%.ko*}
-    grep -qx "$m" "$root/lib/modules/order" && continue
-    case "$f" in
-    *.xz) xz -dc "$f" > "$root/lib/modules/$m.ko" ;;
-    *.zst) zstd -qdc "$f" > "$root/lib/modules/$m.ko" ;;
-    *) cp "$f" "$root/lib/modules/$m.ko" ;;
-    esac
-    echo "$m" >> "$root/lib/modules/extra"
-done
+# virtio-pci, virtio-net and what they need, in load order; the other
+# virtio devices of the realistic VM, loaded on request
+add_modules "$kver" "$root" order virtio_pci virtio_net
+add_modules "$kver" "$root" extra virtio_blk virtio_scsi sd_mod \
+    virtio_console virtio_balloon virtio_rng
 grep -qx virtio_net "$root/lib/modules/order" ||
     grep -qx 'CONFIG_VIRTIO_NET=y' "/boot/config-$kver" ||
     { echo "mk-guest: virtio_net module not found for $kver" >&2; exit 1; }

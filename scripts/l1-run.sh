@@ -20,6 +20,8 @@
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=initramfs-modules.sh
+. "$TOP/scripts/initramfs-modules.sh"
 OUT=$TOP/build/l1
 QEMU=$TOP/build/qemu/build/qemu-system-x86_64
 timeout=600
@@ -53,22 +55,14 @@ command -v busybox > /dev/null || die "busybox not found (apt-get install busybo
 
 # The initramfs: busybox, the 9p modules, an init that mounts the host
 mkdir -p "$OUT"
-stamp="$kver $(sha256sum "$0" "$(command -v busybox)" | sha256sum | cut -c1-16)"
+stamp="$kver $(sha256sum "$0" "$(command -v busybox)" \
+                 "$TOP/scripts/initramfs-modules.sh" | sha256sum | cut -c1-16)"
 if [ ! -f "$OUT/initrd.gz" ] || [ "$(cat "$OUT/stamp" 2>/dev/null)" != "$stamp" ]; then
     root=$(mktemp -d)
     trap 'rm -rf "$root"' EXIT
     mkdir -p "$root"/{bin,dev,proc,sys,host,scratch,lib/modules}
     cp "$(command -v busybox)" "$root/bin/busybox"
-    for f in $(modprobe -S "$kver" -a --show-depends virtio_pci 9p 9pnet_virtio |
-               awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++'); do
-        m=$(basename "$f"); m=${m%%.ko*}
-        case "$f" in
-        *.xz) xz -dc "$f" > "$root/lib/modules/$m.ko" ;;
-        *.zst) zstd -qdc "$f" > "$root/lib/modules/$m.ko" ;;
-        *) cp "$f" "$root/lib/modules/$m.ko" ;;
-        esac
-        echo "$m" >> "$root/lib/modules/order"
-    done
+    add_modules "$kver" "$root" order virtio_pci 9p 9pnet_virtio
     cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
