@@ -177,9 +177,10 @@ def main():
                 for m in ('baseline', 'on'))
     if base and on:
         print('\nWith virtio-iterative on, the downtime was %s against %s '
-              'for stock QEMU (%.0f %% less), and the virtio devices\' '
+              'for stock QEMU (%.0f %% %s), and the virtio devices\' '
               'switchover save + load %s against %s (%.1f %% of stock\'s).'
-              % (fmt(on, ' ms'), fmt(base, ' ms'), 100.0 * (1 - on / base),
+              % (fmt(on, ' ms'), fmt(base, ' ms'),
+                 100.0 * abs(1 - on / base), 'less' if on <= base else 'more',
                  fmt(tot['on'], ' us'), fmt(tot['baseline'], ' us'),
                  100.0 * tot['on'] / tot['baseline']
                  if tot['baseline'] else 0))
