@@ -50,6 +50,7 @@ import time
 
 import microbench
 import report
+import vhostnet
 from netns import GATEWAY, RESPONDER_PORT, Namespace
 from iterative.vm import (VM_DEVICES, Vm, device_costs, final_bytes,
                           migrate, probe_gaps, read, trace_us, vm_device_args)
@@ -64,8 +65,9 @@ ITERATIVE_CAP = {'on': ['virtio-iterative'], 'none': ['virtio-iterative']}
 TRACE = Vm.TRACE + ('iterative_device_load',
                     'iterative_device_prepare_failed',
                     'vmstate_downtime_checkpoint', 'vhost_dev_start',
-                    'vhost_dev_start_prestarted', 'virtio_net_vhost_prestart',
-                    'vhost_user_prestart')
+                    'vhost_dev_start_prestarted', 'virtio_vhost_prestart',
+                    'vhost_user_prestart') + tuple(
+    e for e in os.environ.get('BENCH_TRACE', '').split(',') if e)
 VM_QUEUE_PAIRS = 4
 BACKEND_ARGS = '--socket-path {socket} --queues {queues} --tap {tap} ' \
                '--delay-ms {delay} --log {log}'
@@ -493,7 +495,12 @@ def main():
     ap.add_argument('--vhost-queue-pairs',
                     help='queue pairs of the vhost-user cases (default: '
                     '--queue-pairs)')
-    ap.add_argument('--datapaths', default='userspace,vhost-user,vm',
+    ap.add_argument('--vhost-net-queue-pairs', default='1,4',
+                    help='queue pairs of the vhost-net rows (default 1,4)')
+    ap.add_argument('--vhost-net-runs', type=int,
+                    help='migrations per vhost-net case (default 10, '
+                    'quick 3)')
+    ap.add_argument('--datapaths', default='userspace,vhost-user,vm,vhost-net',
                     help='comma list of userspace, vhost-user, vm (the '
                     'realistic VM, %d queue pairs)' % VM_QUEUE_PAIRS)
     ap.add_argument('--backend-delays', default='0,200',
@@ -511,7 +518,9 @@ def main():
                     help='update the results section of FILE (between the '
                     'bench markers) and copy the table and plots next to '
                     'it (bench/results)')
-    ap.add_argument('--keep', action='store_true', help='keep the logs')
+    ap.add_argument('--keep', action='store_true',
+                    help='keep the logs (BENCH_TRACE=event,... adds trace '
+                    'events to them)')
     ap.add_argument('--json', metavar='FILE',
                     help='also write summary.json to FILE ("-": stdout), '
                     'to compare runs')
@@ -533,8 +542,13 @@ def main():
 
     datapaths = [d for d in args.datapaths.split(',') if d]
     for dp in datapaths:
-        if dp not in ('userspace', 'vhost-user', 'vm'):
+        if dp not in ('userspace', 'vhost-user', 'vm', 'vhost-net'):
             sys.exit('bench: unknown datapath %s' % dp)
+    # kernel vhost-net: in a nested guest, driven by the qtest
+    with_vhost_net = 'vhost-net' in datapaths
+    datapaths = [d for d in datapaths if d != 'vhost-net']
+    if args.vhost_net_runs is None:
+        args.vhost_net_runs = 3 if args.quick else 10
     backend_ok = bool(args.vhost_backend and
                       os.access(args.vhost_backend, os.X_OK))
     groups = []
@@ -576,6 +590,7 @@ def main():
                     ' %dms' % delay if dp == 'vhost-user' else '', qp)
                 run_group(args, ns, workdir, cases, progress, label)
         micro = run_microbench(args, micro_qps)
+        vhost_net = run_vhost_net(args) if with_vhost_net else None
     finally:
         if args.keep:
             print('logs in', workdir)
@@ -584,7 +599,7 @@ def main():
 
     summary = report.summarize(all_cases, micro, runs_per_case, started,
                                time.time() - progress.t0, args.quick,
-                               args.micro_runs)
+                               args.micro_runs, vhost_net)
     os.makedirs(args.out, exist_ok=True)
     report.write(summary, args.out)
     print()
@@ -598,7 +613,8 @@ def main():
         print('bench: updated %s' % args.publish)
     failed = [c for c in all_cases if c.status == 'failed'] + \
         [m for m in micro if m['status'] == 'failed' or
-         (m.get('samples') or {}).get('failed')]
+         (m.get('samples') or {}).get('failed')] + \
+        [c for c in (vhost_net or {}).get('cases', []) if c['failed']]
     if failed:
         print('bench: %d case(s) failed' % len(failed), file=sys.stderr)
     return 1 if failed else 0
@@ -670,6 +686,27 @@ def run_microbench(args, qps):
     if all(c['status'] in ('pending', 'n/a') for c in cases):
         print('microbench: pending (%s not built)' % args.qtest, flush=True)
     return cases
+
+
+def run_vhost_net(args):
+    """The kernel vhost-net rows (bench/vhostnet.py): one nested guest
+    runs the qtest with and without the vhost prestart."""
+    qps = [int(q) for q in args.vhost_net_queue_pairs.split(',')]
+    if not args.qtest or not os.access(args.qtest, os.X_OK):
+        return {'pending': 'qtest %s not built' % args.qtest}
+    print('vhost-net: %d migrations in a nested guest (%s qp, %s)' % (
+        len(qps) * len(vhostnet.MODES) * (args.vhost_net_runs + args.warmup),
+        args.vhost_net_queue_pairs, ', '.join(vhostnet.MODES)), flush=True)
+    result = vhostnet.run(os.path.dirname(HERE), args.patched, args.qtest,
+                          qps, args.vhost_net_runs, args.warmup)
+    if 'pending' in result:
+        print('vhost-net: pending: %s' % result['pending'], file=sys.stderr)
+    for c in result.get('cases', []):
+        print('vhost-net %-11s %2d qp: backend start %s us%s' % (
+            c['mode'], c['queue_pairs'], c['backend_start_us'],
+            ', %d runs FAILED: %s' % (c['failed'], c['error'])
+            if c['failed'] else ''), flush=True)
+    return result
 
 
 if __name__ == '__main__':

@@ -66,7 +66,7 @@ def fmt_runs(runs):
 
 
 def summarize(cases, micro, runs, started, elapsed, quick=False,
-              micro_runs=None):
+              micro_runs=None, vhost_net=None):
     """The summary.json structure (see README, "Performance")."""
     out = []
     for c in cases:
@@ -109,7 +109,31 @@ def summarize(cases, micro, runs, started, elapsed, quick=False,
             'microbench_runs_per_case': micro_runs,
             'quick': quick,
             'cases': out,
-            'device_microbench': micro_out}
+            'device_microbench': micro_out,
+            'vhost_net': _vhost_net_summary(vhost_net)}
+
+
+def _vhost_net_summary(vhost_net):
+    """summary.json's kernel vhost-net rows (bench/vhostnet.py): per
+    mode and queue pairs, the destination's vhost start at switchover;
+    'ratio': prestart over no prestart, per queue pairs."""
+    if not vhost_net:
+        return None
+    if 'pending' in vhost_net:
+        return {'status': 'pending', 'note': vhost_net['pending']}
+    cases = [{'mode': c['mode'], 'queue_pairs': c['queue_pairs'],
+              'backend_start_us': stats(c['backend_start_us']),
+              'failed_runs': c['failed']} for c in vhost_net['cases']]
+    ratio = {}
+    for c in cases:
+        other = [o for o in cases if o['queue_pairs'] == c['queue_pairs']
+                 and o['mode'] == 'no-prestart']
+        if c['mode'] == 'on' and other and c['backend_start_us'] and \
+                other[0]['backend_start_us']:
+            ratio[str(c['queue_pairs'])] = round(
+                c['backend_start_us']['median'] /
+                other[0]['backend_start_us']['median'], 3)
+    return {'status': 'measured', 'cases': cases, 'ratio_on_to_stock': ratio}
 
 
 def _fig(stat, digits=0):
@@ -156,6 +180,7 @@ def markdown(summary):
                          dp, ', '.join(str(q) for q in sorted(qps))))
     lines += _no_participant_table(summary)
     lines += vm_table(summary)
+    lines += vhost_net_table(summary)
     micro = summary.get('device_microbench') or []
     lines.append('')
     if micro and any(m['status'] not in ('pending', 'n/a') for m in micro):
@@ -182,6 +207,33 @@ def markdown(summary):
         lines.append('Device-level microbenchmark (qtest, up to 64 queue '
                      'pairs): pending (test not built yet).')
     return '\n'.join(lines)
+
+
+def vhost_net_table(summary):
+    """The kernel vhost-net rows, if measured."""
+    vn = summary.get('vhost_net')
+    if not vn:
+        return []
+    if vn['status'] != 'measured':
+        return ['', 'Kernel vhost-net (nested guest): %s (%s).' % (
+            vn['status'], vn.get('note', ''))]
+    lines = ['', 'Kernel vhost-net, in a nested guest under TCG (bench/'
+             'vhostnet.py: the qtest on a tap with vhost=on, no guest): '
+             'the destination\'s vhost start at switchover, us, median '
+             '(p95).  "no prestart" is the device with vhost-prestart=off: '
+             'the full start that stock QEMU and the capability off do.', '',
+             '| queue pairs | no prestart (as stock) | prestart (on) | '
+             'on / stock |', '| ---: | ---: | ---: | ---: |']
+    for qp in sorted({c['queue_pairs'] for c in vn['cases']}):
+        row = {c['mode']: c for c in vn['cases'] if c['queue_pairs'] == qp}
+        fails = sum(c['failed_runs'] for c in row.values())
+        lines.append('| %d | %s | %s | %s%s |' % (
+            qp, _fig((row.get('no-prestart') or {}).get('backend_start_us')),
+            _fig((row.get('on') or {}).get('backend_start_us')),
+            '%.0f %%' % (100 * vn['ratio_on_to_stock'][str(qp)])
+            if str(qp) in vn['ratio_on_to_stock'] else '–',
+            ' (%d runs failed)' % fails if fails else ''))
+    return lines
 
 
 def vm_table(summary):

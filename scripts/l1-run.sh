@@ -16,7 +16,11 @@
 #   --qemu BIN    the QEMU that runs the guest (default: the work tree's)
 #   --env NAME    pass $NAME into the guest (repeatable)
 # Environment: L1_SMP (default 2), L1_MEM (default 2048, MiB),
-#              L1_KEEP=1 keeps the scratch directory.
+#              L1_KEEP=1 keeps the scratch directory,
+#              L1_KERNEL=VERSION boots /boot/vmlinuz-VERSION (default: the
+#              kernel package linux-image-amd64 depends on),
+#              L1_MODULES="m1 m2" loads more modules (e.g. "vduse
+#              vhost_vdpa" with bookworm-backports' 6.12 kernel).
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,14 +43,21 @@ done
 
 die() { echo "l1-run: $*" >&2; exit 3; }
 
-# Debian's generic kernel and its modules
-kernel=$(ls -1 /boot/vmlinuz-*-amd64 2>/dev/null | grep -v -- '-cloud-' |
-         sort -V | tail -n1 || true)
-[ -n "$kernel" ] ||
-    die "no generic kernel in /boot (apt-get install linux-image-amd64)"
-kver=${kernel#/boot/vmlinuz-}
+# Debian's generic kernel and its modules: L1_KERNEL, else the one the
+# linux-image-amd64 package depends on, else the newest generic one
+kver=${L1_KERNEL:-$(dpkg-query -W -f='${Depends}' linux-image-amd64 2>/dev/null |
+                   sed -n 's/^linux-image-\([^ ,]*\).*/\1/p')}
+if [ -z "$kver" ]; then
+    kernel=$(ls -1 /boot/vmlinuz-*-amd64 2>/dev/null | grep -v -- '-cloud-' |
+             sort -V | tail -n1 || true)
+    kver=${kernel#/boot/vmlinuz-}
+fi
+kernel=/boot/vmlinuz-$kver
+[ -n "$kver" ] && [ -f "$kernel" ] ||
+    die "no generic kernel ${L1_KERNEL:+$L1_KERNEL }in /boot (apt-get install linux-image-amd64)"
 [ -d "/lib/modules/$kver" ] || die "no /lib/modules/$kver"
-for m in 9p 9pnet_virtio vhost_net tun; do
+modules=${L1_MODULES:-}
+for m in 9p 9pnet_virtio vhost_net tun $modules; do
     modprobe -S "$kver" --show-depends "$m" > /dev/null 2>&1 ||
         die "kernel $kver has no module $m"
 done
@@ -57,7 +68,8 @@ command -v busybox > /dev/null || die "busybox not found (apt-get install busybo
 mkdir -p "$OUT"
 stamp="$kver $(sha256sum "$0" "$(command -v busybox)" \
                  "$TOP/scripts/initramfs-modules.sh" | sha256sum | cut -c1-16)"
-if [ ! -f "$OUT/initrd.gz" ] || [ "$(cat "$OUT/stamp" 2>/dev/null)" != "$stamp" ]; then
+initrd=$OUT/initrd-$kver.gz
+if [ ! -f "$initrd" ] || [ "$(cat "$initrd.stamp" 2>/dev/null)" != "$stamp" ]; then
     root=$(mktemp -d)
     trap 'rm -rf "$root"' EXIT
     mkdir -p "$root"/{bin,dev,proc,sys,host,scratch,lib/modules}
@@ -82,15 +94,16 @@ mount -t tmpfs tmp /host/tmp
 mount -t tmpfs run /host/run
 mount -t tmpfs shm /host/dev/shm
 mount --bind /scratch "/host$scratch"
-chroot /host /sbin/modprobe -a vhost_net tun || echo "l1: modprobe failed"
+chroot /host /sbin/modprobe -a vhost_net tun $(arg l1.modules | tr , ' ') ||
+    echo "l1: modprobe failed"
 chroot /host /bin/sh "$scratch/cmd" > /scratch/output 2>&1
 echo $? > /scratch/status
 sync
 poweroff -f
 INIT
     chmod +x "$root/init"
-    (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$OUT/initrd.gz"
-    echo "$stamp" > "$OUT/stamp"
+    (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd"
+    echo "$stamp" > "$initrd.stamp"
     rm -rf "$root"
     trap - EXIT
 fi
@@ -111,8 +124,8 @@ set +e
 timeout --foreground -k 10 "$timeout" "$QEMU" -M q35 -accel tcg -cpu max \
     -smp "${L1_SMP:-2}" -m "${L1_MEM:-2048}" -nodefaults -nographic \
     -no-reboot -serial "file:$scratch/console" \
-    -kernel "$kernel" -initrd "$OUT/initrd.gz" \
-    -append "console=ttyS0 quiet panic=-1 l1.scratch=$scratch" \
+    -kernel "$kernel" -initrd "$initrd" \
+    -append "console=ttyS0 quiet panic=-1 l1.scratch=$scratch l1.modules=$(echo $modules | tr ' ' ,)" \
     -virtfs local,path=/,mount_tag=host,security_model=passthrough,readonly=on \
     -virtfs "local,path=$scratch,mount_tag=scratch,security_model=passthrough"
 qemu_rc=$?
