@@ -102,7 +102,8 @@ demo: build baseline
 		--json $(BUILD)/demo/demo.json --png $(BUILD)/demo/demo.png \
 		--patched $(TREE)/build/qemu-system-x86_64 \
 		--baseline $(BASE)/build/qemu-system-x86_64 \
-		--guest $(BUILD)/guest --python $(TREE)/python
+		--guest $(BUILD)/guest --python $(TREE)/python \
+		--vhost-backend $(VHOST_BACKEND)
 
 # QUICK=1: 1 and 4 queue pairs, 3 runs (a few minutes); a full run (about
 # 30 min) also updates bench/results/ (RESULTS.md, summary, plots).
