@@ -258,6 +258,8 @@ class Guest:
                 src_uri = 'unix:' + relay.socket
             info = migrate(src, dst, 'unix:' + sock,
                            ITERATIVE_CAP.get(self.mode, []),
+                           params={'downtime-limit':
+                                   self.args.downtime_limit},
                            src_uri=src_uri)
             gaps = probe_gaps(dst, settle=0.3)
             dst_trace = wait_trace(dst.trace, 'dst-precopy-bh-vm-started')
@@ -489,6 +491,11 @@ def main():
                     help='measured runs per case: N, or per queue pairs '
                     '(e.g. 1:10,4:10,16:5,32:5; a bare N is the default '
                     'for the others); default 10 (--quick: 3)')
+    ap.add_argument('--downtime-limit', type=int, default=300,
+                    metavar='MS',
+                    help='the source\'s downtime-limit (default 300, as '
+                    'QEMU\'s): RAM\'s switchover pass may take up to that '
+                    'long, the first pass included')
     ap.add_argument('--warmup', type=int, default=1,
                     help='warm-up rounds per group (default 1)')
     ap.add_argument('--queue-pairs', help='comma list (default 1,4,16,32)')
