@@ -21,7 +21,7 @@ TARGETS  := qemu-system-x86_64 qemu-img storage-daemon/qemu-storage-daemon \
             tests/qtest/virtio-net-failover \
             tests/qtest/virtio-net-iterative-test \
             tests/qtest/virtio-iterative-devices-test \
-            tests/vhost-user-net-test-backend
+            tests/vhost-user-net-test-backend tests/vduse-net-test-device
 
 .PHONY: help deps source tree build baseline asan fuzz-build fuzz fuzz-seeds \
 	export check demo bench l1 clean

@@ -32,7 +32,9 @@ for c in $(git log --reverse --format=%h pristine..origin/master); do
     targets="qemu-system-x86_64 tests/qtest/migration-test tests/qtest/qos-test"
     for t in tests/qtest/virtio-net-iterative-test \
              tests/qtest/virtio-iterative-devices-test \
-             tests/vhost-user-net-test-backend; do
+             tests/vhost-user-net-test-backend \
+             storage-daemon/qemu-storage-daemon \
+             tests/vduse-net-test-device; do
         grep -q "^build $t:" build/build.ninja && targets="$targets $t"
     done
     log=build/each-commit-$n.log

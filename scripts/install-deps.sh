@@ -29,6 +29,23 @@ meson_ok() {
         dpkg --compare-versions "$(meson --version 2>/dev/null || echo 0)" ge 1.5
 }
 
+# VDUSE and vhost-vdpa for the nested guest (l1-run.sh L1_KERNEL=newest):
+# bookworm-backports' kernel, whose VDUSE takes network devices.  Its
+# versioned package, not the metapackage: linux-image-amd64 stays
+# bookworm's, and so does the nested guest's default kernel.
+vdpa_kernel_ok() {
+    ls /lib/modules/*-amd64/kernel/drivers/vdpa/vdpa_user/vduse.ko* \
+        >/dev/null 2>&1
+}
+
+vdpa_kernel_pkg() {
+    local v
+    v=$(apt-cache madison linux-image-amd64 |
+        awk -F'|' '/bookworm-backports/ { gsub(/ /, "", $2); print $2; exit }')
+    [ -n "$v" ] && apt-cache depends "linux-image-amd64=$v" |
+        awk '/Depends: linux-image-/ { print $2; exit }'
+}
+
 seabios_ok() {
     dpkg --compare-versions \
         "$(dpkg-query -W -f='${Version}' seabios 2>/dev/null || echo 0)" ge 1.16.3
@@ -36,7 +53,7 @@ seabios_ok() {
 
 # shellcheck disable=SC2086
 need=$(missing $PKGS $BACKPORTS_PKGS)
-if [ -z "$need" ] && meson_ok && seabios_ok; then
+if [ -z "$need" ] && meson_ok && seabios_ok && vdpa_kernel_ok; then
     exit 0
 fi
 
@@ -64,6 +81,13 @@ apt-get install -y -qq --no-install-recommends $(missing $PKGS) >/dev/null
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends -t bookworm-backports \
     $BACKPORTS_PKGS >/dev/null
+if ! vdpa_kernel_ok; then
+    kpkg=$(vdpa_kernel_pkg) ||
+        { echo "install-deps: no bookworm-backports kernel" >&2; exit 1; }
+    echo "install-deps: installing $kpkg (VDUSE for the nested guest)"
+    apt-get install -y -qq --no-install-recommends -t bookworm-backports \
+        "$kpkg" >/dev/null
+fi
 meson_ok || { echo "install-deps: meson >= 1.5 not available" >&2; exit 1; }
 seabios_ok || { echo "install-deps: seabios >= 1.16.3 not available" >&2; exit 1; }
 echo "install-deps: done"

@@ -18,7 +18,8 @@
 # Environment: L1_SMP (default 2), L1_MEM (default 2048, MiB),
 #              L1_KEEP=1 keeps the scratch directory,
 #              L1_KERNEL=VERSION boots /boot/vmlinuz-VERSION (default: the
-#              kernel package linux-image-amd64 depends on),
+#              kernel package linux-image-amd64 depends on; "newest": the
+#              newest generic one, e.g. bookworm-backports' 6.12),
 #              L1_MODULES="m1 m2" loads more modules (e.g. "vduse
 #              vhost_vdpa" with bookworm-backports' 6.12 kernel).
 set -euo pipefail
@@ -44,10 +45,11 @@ done
 die() { echo "l1-run: $*" >&2; exit 3; }
 
 # Debian's generic kernel and its modules: L1_KERNEL, else the one the
-# linux-image-amd64 package depends on, else the newest generic one
+# linux-image-amd64 package depends on, else (or with L1_KERNEL=newest)
+# the newest generic one
 kver=${L1_KERNEL:-$(dpkg-query -W -f='${Depends}' linux-image-amd64 2>/dev/null |
                    sed -n 's/^linux-image-\([^ ,]*\).*/\1/p')}
-if [ -z "$kver" ]; then
+if [ -z "$kver" ] || [ "$kver" = newest ]; then
     kernel=$(ls -1 /boot/vmlinuz-*-amd64 2>/dev/null | grep -v -- '-cloud-' |
              sort -V | tail -n1 || true)
     kver=${kernel#/boot/vmlinuz-}
