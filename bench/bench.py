@@ -507,9 +507,14 @@ def main():
     ap.add_argument('--vhost-net-runs', type=int,
                     help='migrations per vhost-net case (default 10, '
                     'quick 3)')
-    ap.add_argument('--datapaths', default='userspace,vhost-user,vm,vhost-net',
+    ap.add_argument('--datapaths',
+                    default='userspace,vhost-user,vm,vhost-net,vdpa',
                     help='comma list of userspace, vhost-user, vm (the '
-                    'realistic VM, %d queue pairs)' % VM_QUEUE_PAIRS)
+                    'realistic VM, %d queue pairs), vhost-net and vdpa '
+                    '(nested guests)' % VM_QUEUE_PAIRS)
+    ap.add_argument('--vdpa-device',
+                    help='the VDUSE test device (default: next to the '
+                    'qtest\'s directory, tests/vduse-net-test-device)')
     ap.add_argument('--backend-delays', default='0,200',
                     help='vhost-user backend setup latencies, ms')
     ap.add_argument('--vhost-backend', help='vhost-user test backend binary')
@@ -549,11 +554,12 @@ def main():
 
     datapaths = [d for d in args.datapaths.split(',') if d]
     for dp in datapaths:
-        if dp not in ('userspace', 'vhost-user', 'vm', 'vhost-net'):
+        if dp not in ('userspace', 'vhost-user', 'vm', 'vhost-net', 'vdpa'):
             sys.exit('bench: unknown datapath %s' % dp)
     # kernel vhost-net: in a nested guest, driven by the qtest
     with_vhost_net = 'vhost-net' in datapaths
-    datapaths = [d for d in datapaths if d != 'vhost-net']
+    with_vdpa = 'vdpa' in datapaths
+    datapaths = [d for d in datapaths if d not in ('vhost-net', 'vdpa')]
     if args.vhost_net_runs is None:
         args.vhost_net_runs = 3 if args.quick else 10
     backend_ok = bool(args.vhost_backend and
@@ -598,6 +604,7 @@ def main():
                 run_group(args, ns, workdir, cases, progress, label)
         micro = run_microbench(args, micro_qps)
         vhost_net = run_vhost_net(args) if with_vhost_net else None
+        vdpa = run_vdpa(args) if with_vdpa else None
     finally:
         if args.keep:
             print('logs in', workdir)
@@ -606,7 +613,7 @@ def main():
 
     summary = report.summarize(all_cases, micro, runs_per_case, started,
                                time.time() - progress.t0, args.quick,
-                               args.micro_runs, vhost_net)
+                               args.micro_runs, vhost_net, vdpa)
     os.makedirs(args.out, exist_ok=True)
     report.write(summary, args.out)
     print()
@@ -621,7 +628,8 @@ def main():
     failed = [c for c in all_cases if c.status == 'failed'] + \
         [m for m in micro if m['status'] == 'failed' or
          (m.get('samples') or {}).get('failed')] + \
-        [c for c in (vhost_net or {}).get('cases', []) if c['failed']]
+        [c for c in (vhost_net or {}).get('cases', []) if c['failed']] + \
+        [c for c in (vdpa or {}).get('cases', []) if c['failed']]
     if failed:
         print('bench: %d case(s) failed' % len(failed), file=sys.stderr)
     return 1 if failed else 0
@@ -711,6 +719,30 @@ def run_vhost_net(args):
     for c in result.get('cases', []):
         print('vhost-net %-11s %2d qp: backend start %s us%s' % (
             c['mode'], c['queue_pairs'], c['backend_start_us'],
+            ', %d runs FAILED: %s' % (c['failed'], c['error'])
+            if c['failed'] else ''), flush=True)
+    return result
+
+
+def run_vdpa(args):
+    """The vhost-vdpa rows (bench/vhostnet.py --vdpa): one nested guest
+    with Linux 6.12 runs the qtest on VDUSE test devices."""
+    if not args.qtest or not os.access(args.qtest, os.X_OK):
+        return {'pending': 'qtest %s not built' % args.qtest}
+    device = args.vdpa_device or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(args.qtest))),
+        'vduse-net-test-device')
+    print('vdpa: %d migrations in a nested guest (%s)' % (
+        len(vhostnet.VDPA_PLACES) * len(vhostnet.VDPA_MODES) *
+        (args.vhost_net_runs + args.warmup), ', '.join(vhostnet.VDPA_MODES)),
+        flush=True)
+    result = vhostnet.run(os.path.dirname(HERE), args.patched, args.qtest,
+                          [1], args.vhost_net_runs, args.warmup, vdpa=device)
+    if 'pending' in result:
+        print('vdpa: pending: %s' % result['pending'], file=sys.stderr)
+    for c in result.get('cases', []):
+        print('vdpa %-16s set-up at %-8s: backend start %s us%s' % (
+            c['mode'], c['delay_on'], c['backend_start_us'],
             ', %d runs FAILED: %s' % (c['failed'], c['error'])
             if c['failed'] else ''), flush=True)
     return result

@@ -66,7 +66,7 @@ def fmt_runs(runs):
 
 
 def summarize(cases, micro, runs, started, elapsed, quick=False,
-              micro_runs=None, vhost_net=None):
+              micro_runs=None, vhost_net=None, vdpa=None):
     """The summary.json structure (see README, "Performance")."""
     out = []
     for c in cases:
@@ -110,7 +110,65 @@ def summarize(cases, micro, runs, started, elapsed, quick=False,
             'quick': quick,
             'cases': out,
             'device_microbench': micro_out,
-            'vhost_net': _vhost_net_summary(vhost_net)}
+            'vhost_net': _vhost_net_summary(vhost_net),
+            'vdpa': _vdpa_summary(vdpa)}
+
+
+def _vdpa_summary(vdpa):
+    """summary.json's vhost-vdpa rows (bench/vhostnet.py --vdpa): per
+    mode and place of the device's set-up latency, the destination's
+    vhost start at switchover; 'ratio': prestart over no prestart."""
+    if not vdpa:
+        return None
+    if 'pending' in vdpa:
+        return {'status': 'pending', 'note': vdpa['pending']}
+    cases = [{'mode': c['mode'], 'delay_on': c['delay_on'],
+              'backend_start_us': stats(c['backend_start_us']),
+              'failed_runs': c['failed']} for c in vdpa['cases']]
+    ratio = {}
+    for c in cases:
+        other = [o for o in cases if o['delay_on'] == c['delay_on']
+                 and o['mode'] == 'vdpa-no-prestart']
+        if c['mode'] == 'vdpa' and other and c['backend_start_us'] and \
+                other[0]['backend_start_us']:
+            ratio[c['delay_on']] = round(
+                c['backend_start_us']['median'] /
+                other[0]['backend_start_us']['median'], 3)
+    return {'status': 'measured', 'delay_ms': vdpa.get('delay_ms'),
+            'cases': cases, 'ratio_on_to_stock': ratio}
+
+
+def vdpa_table(summary):
+    """The vhost-vdpa rows, if measured."""
+    vd = summary.get('vdpa')
+    if not vd:
+        return []
+    if vd['status'] != 'measured':
+        return ['', 'vhost-vdpa (nested guest, VDUSE): %s (%s).' % (
+            vd['status'], vd.get('note', ''))]
+    lines = ['', 'vhost-vdpa on a VDUSE test device, in a nested guest '
+             'with Linux 6.12 under TCG (bench/vhostnet.py --vdpa: the '
+             'qtest\'s no-change case, 1 queue pair, no guest): the '
+             'destination\'s vhost start at switchover, us, median (p95), '
+             'with a device that takes %s ms to set up at FEATURES_OK or '
+             'at DRIVER_OK.  "no prestart" is vhost-prestart=off, the full '
+             'start of stock QEMU.' % vd.get('delay_ms'), '',
+             '| set-up at | no prestart (as stock) | prestart (on) | '
+             'on / stock |', '| --- | ---: | ---: | ---: |']
+    for place, label in (('features', 'FEATURES_OK'),
+                         ('start', 'DRIVER_OK')):
+        row = {c['mode']: c for c in vd['cases'] if c['delay_on'] == place}
+        if not row:
+            continue
+        fails = sum(c['failed_runs'] for c in row.values())
+        lines.append('| %s | %s | %s | %s%s |' % (
+            label,
+            _fig((row.get('vdpa-no-prestart') or {}).get('backend_start_us')),
+            _fig((row.get('vdpa') or {}).get('backend_start_us')),
+            '%.0f %%' % (100 * vd['ratio_on_to_stock'][place])
+            if place in vd['ratio_on_to_stock'] else '–',
+            ' (%d runs failed)' % fails if fails else ''))
+    return lines
 
 
 def _vhost_net_summary(vhost_net):
@@ -181,6 +239,7 @@ def markdown(summary):
     lines += _no_participant_table(summary)
     lines += vm_table(summary)
     lines += vhost_net_table(summary)
+    lines += vdpa_table(summary)
     micro = summary.get('device_microbench') or []
     lines.append('')
     if micro and any(m['status'] not in ('pending', 'n/a') for m in micro):

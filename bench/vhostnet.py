@@ -31,6 +31,13 @@ vhost-user rows.
 Under two levels of TCG (the host runs L1 under TCG, L1 runs the qtest
 accelerator) every ioctl is slow; the ratio between the two modes is
 what these rows are for, not the absolute figures.
+
+With --vdpa DEVICE the same is measured on vhost-vdpa: the L1 guest boots
+the newest generic kernel (bookworm-backports' 6.12, which has VDUSE and
+vhost-vdpa), and each side of the qtest's no-change case gets a VDUSE
+network device (tests/vduse-net-test-device) that takes 200 ms to set
+up, either when the driver sets FEATURES_OK or at DRIVER_OK, with
+QTEST_ITERATIVE_VHOST=vdpa (the prestart) or vdpa-no-prestart.
 """
 
 import argparse
@@ -48,6 +55,10 @@ BUILTIN_QUEUES = (1, 4)
 TRACE = ('vmstate_downtime_checkpoint -trace vhost_dev_start '
          '-trace vhost_dev_started -msg timestamp=on')
 MARK = 'VHOSTNET-JSON: '
+VDPA_MODES = ('vdpa-no-prestart', 'vdpa')
+VDPA_PLACES = ('features', 'start')
+VDPA_DELAY_MS = 200
+VDPA_PATH = '/x86_64/virtio-net-iterative/no-change'
 
 
 def backend_start_us(output):
@@ -69,7 +80,8 @@ def backend_start_us(output):
     return int((last - first).total_seconds() * 1e6)
 
 
-def run_once(test, qemu, mode, queue_pairs, timeout=300):
+def run_once(test, qemu, mode, queue_pairs, timeout=300, extra_env=None,
+             path=None):
     """One migration in the L1 guest: the destination's vhost start, us"""
 
     work = tempfile.mkdtemp(prefix='iterative-vhostnet-')
@@ -83,7 +95,9 @@ def run_once(test, qemu, mode, queue_pairs, timeout=300):
         env.pop('QTEST_ITERATIVE_QUEUES', None)
         if queue_pairs not in BUILTIN_QUEUES:
             env['QTEST_ITERATIVE_QUEUES'] = str(queue_pairs)
-        cmd = [os.path.abspath(test), '-p', PATH.format(n=queue_pairs)]
+        env.update(extra_env or {})
+        cmd = [os.path.abspath(test), '-p',
+               path or PATH.format(n=queue_pairs)]
         proc = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, timeout=timeout,
                               universal_newlines=True)
@@ -96,22 +110,49 @@ def run_once(test, qemu, mode, queue_pairs, timeout=300):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def measure(case, args, mode, qp, **kw):
+    """args.warmup + args.runs migrations into @case"""
+    for i in range(args.warmup + args.runs):
+        try:
+            r = run_once(args.test, args.qemu, mode, qp, **kw)
+        except Exception as e:      # noqa: B902 - reported
+            case['failed'] += 1
+            case['error'] = str(e)[-300:]
+            continue
+        if i >= args.warmup and r is not None:
+            case['backend_start_us'].append(r)
+
+
+def inner_vdpa(args):
+    """In the L1 guest: the vhost-vdpa cases, one JSON line on stdout."""
+    result = {'modes': list(VDPA_MODES), 'delay_ms': VDPA_DELAY_MS,
+              'cases': []}
+    for place in VDPA_PLACES:
+        env = {'QTEST_VDUSE_NET_DEVICE': args.vdpa,
+               'QTEST_VDUSE_NET_ARGS': '--delay-ms %d --delay-on %s' % (
+                   VDPA_DELAY_MS, place)}
+        for mode in VDPA_MODES:
+            case = {'mode': mode, 'delay_on': place, 'queue_pairs': 1,
+                    'backend_start_us': [], 'failed': 0, 'error': None}
+            measure(case, args, mode, 1, extra_env=env, path=VDPA_PATH)
+            print('vdpa %s %s: %d runs, %d failed' % (
+                mode, place, len(case['backend_start_us']), case['failed']),
+                file=sys.stderr, flush=True)
+            result['cases'].append(case)
+    print(MARK + json.dumps(result), flush=True)
+
+
 def inner(args):
     """In the L1 guest: every migration, one JSON line on stdout."""
+    if args.vdpa:
+        inner_vdpa(args)
+        return
     result = {'modes': list(MODES), 'cases': []}
     for qp in args.queue_pairs:
         for mode in MODES:
             case = {'mode': mode, 'queue_pairs': qp, 'backend_start_us': [],
                     'failed': 0, 'error': None}
-            for i in range(args.warmup + args.runs):
-                try:
-                    r = run_once(args.test, args.qemu, mode, qp)
-                except Exception as e:      # noqa: B902 - reported
-                    case['failed'] += 1
-                    case['error'] = str(e)[-300:]
-                    continue
-                if i >= args.warmup and r is not None:
-                    case['backend_start_us'].append(r)
+            measure(case, args, mode, qp)
             print('vhost-net %s %d qp: %d runs, %d failed' % (
                 mode, qp, len(case['backend_start_us']), case['failed']),
                 file=sys.stderr, flush=True)
@@ -119,8 +160,10 @@ def inner(args):
     print(MARK + json.dumps(result), flush=True)
 
 
-def run(top, qemu, test, queue_pairs, runs, warmup=1, timeout=3000):
-    """On the host: boot the L1 guest once and run every migration there.
+def run(top, qemu, test, queue_pairs, runs, warmup=1, timeout=3000,
+        vdpa=None):
+    """On the host: boot the L1 guest once and run every migration there
+    (@vdpa: the vhost-vdpa cases on this VDUSE test device instead).
     Returns inner()'s result, or {'pending': reason} when the L1 guest
     cannot run (no kernel package, ...)."""
     cmd = [os.path.join(top, 'scripts', 'l1-run.sh'),
@@ -132,6 +175,11 @@ def run(top, qemu, test, queue_pairs, runs, warmup=1, timeout=3000):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [os.path.dirname(os.path.abspath(__file__)),
          os.path.join(top, 'pylib')]))
+    if vdpa:
+        if not os.access(vdpa, os.X_OK):
+            return {'pending': '%s not built' % vdpa}
+        cmd += ['--vdpa', os.path.abspath(vdpa)]
+        env.update(L1_KERNEL='newest', L1_MODULES='vduse vhost_vdpa')
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, universal_newlines=True,
                           timeout=timeout + 120)
@@ -151,6 +199,8 @@ def main():
     ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--queue-pairs', default='1,4',
                     type=lambda s: [int(x) for x in s.split(',')])
+    ap.add_argument('--vdpa', metavar='DEVICE',
+                    help='the vhost-vdpa cases on this VDUSE test device')
     inner(ap.parse_args())
 
 
