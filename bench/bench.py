@@ -714,11 +714,19 @@ def run_vhost_net(args):
         args.vhost_net_queue_pairs, ', '.join(vhostnet.MODES)), flush=True)
     result = vhostnet.run(os.path.dirname(HERE), args.patched, args.qtest,
                           qps, args.vhost_net_runs, args.warmup)
+    return print_nested('vhost-net', result,
+                        lambda c: '%-11s %2d qp' % (c['mode'],
+                                                    c['queue_pairs']))
+
+
+def print_nested(label, result, case_name):
+    """Print bench/vhostnet.py's @result, case by case; return it."""
     if 'pending' in result:
-        print('vhost-net: pending: %s' % result['pending'], file=sys.stderr)
+        print('%s: pending: %s' % (label, result['pending']),
+              file=sys.stderr)
     for c in result.get('cases', []):
-        print('vhost-net %-11s %2d qp: backend start %s us%s' % (
-            c['mode'], c['queue_pairs'], c['backend_start_us'],
+        print('%s %s: backend start %s us%s' % (
+            label, case_name(c), c['backend_start_us'],
             ', %d runs FAILED: %s' % (c['failed'], c['error'])
             if c['failed'] else ''), flush=True)
     return result
@@ -738,14 +746,9 @@ def run_vdpa(args):
         flush=True)
     result = vhostnet.run(os.path.dirname(HERE), args.patched, args.qtest,
                           [1], args.vhost_net_runs, args.warmup, vdpa=device)
-    if 'pending' in result:
-        print('vdpa: pending: %s' % result['pending'], file=sys.stderr)
-    for c in result.get('cases', []):
-        print('vdpa %-16s set-up at %-8s: backend start %s us%s' % (
-            c['mode'], c['delay_on'], c['backend_start_us'],
-            ', %d runs FAILED: %s' % (c['failed'], c['error'])
-            if c['failed'] else ''), flush=True)
-    return result
+    return print_nested('vdpa', result,
+                        lambda c: '%-16s set-up at %-8s' % (c['mode'],
+                                                            c['delay_on']))
 
 
 if __name__ == '__main__':

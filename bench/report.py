@@ -118,24 +118,10 @@ def _vdpa_summary(vdpa):
     """summary.json's vhost-vdpa rows (bench/vhostnet.py --vdpa): per
     mode and place of the device's set-up latency, the destination's
     vhost start at switchover; 'ratio': prestart over no prestart."""
-    if not vdpa:
-        return None
-    if 'pending' in vdpa:
-        return {'status': 'pending', 'note': vdpa['pending']}
-    cases = [{'mode': c['mode'], 'delay_on': c['delay_on'],
-              'backend_start_us': stats(c['backend_start_us']),
-              'failed_runs': c['failed']} for c in vdpa['cases']]
-    ratio = {}
-    for c in cases:
-        other = [o for o in cases if o['delay_on'] == c['delay_on']
-                 and o['mode'] == 'vdpa-no-prestart']
-        if c['mode'] == 'vdpa' and other and c['backend_start_us'] and \
-                other[0]['backend_start_us']:
-            ratio[c['delay_on']] = round(
-                c['backend_start_us']['median'] /
-                other[0]['backend_start_us']['median'], 3)
-    return {'status': 'measured', 'delay_ms': vdpa.get('delay_ms'),
-            'cases': cases, 'ratio_on_to_stock': ratio}
+    rows = _prestart_rows(vdpa, 'delay_on', 'vdpa-no-prestart', 'vdpa')
+    if rows and rows['status'] == 'measured':
+        rows['delay_ms'] = vdpa.get('delay_ms')
+    return rows
 
 
 def vdpa_table(summary):
@@ -171,27 +157,33 @@ def vdpa_table(summary):
     return lines
 
 
+def _prestart_rows(result, key, base, on):
+    """bench/vhostnet.py's @result for summary.json: per case, the
+    destination's vhost start at switchover; 'ratio_on_to_stock': mode
+    @on over mode @base, per value of @key."""
+    if not result:
+        return None
+    if 'pending' in result:
+        return {'status': 'pending', 'note': result['pending']}
+    cases = [{'mode': c['mode'], key: c[key],
+              'backend_start_us': stats(c['backend_start_us']),
+              'failed_runs': c['failed']} for c in result['cases']]
+    ratio = {}
+    for c in cases:
+        other = [o for o in cases if o[key] == c[key] and o['mode'] == base]
+        if c['mode'] == on and other and c['backend_start_us'] and \
+                other[0]['backend_start_us']:
+            ratio[str(c[key])] = round(
+                c['backend_start_us']['median'] /
+                other[0]['backend_start_us']['median'], 3)
+    return {'status': 'measured', 'cases': cases, 'ratio_on_to_stock': ratio}
+
+
 def _vhost_net_summary(vhost_net):
     """summary.json's kernel vhost-net rows (bench/vhostnet.py): per
     mode and queue pairs, the destination's vhost start at switchover;
     'ratio': prestart over no prestart, per queue pairs."""
-    if not vhost_net:
-        return None
-    if 'pending' in vhost_net:
-        return {'status': 'pending', 'note': vhost_net['pending']}
-    cases = [{'mode': c['mode'], 'queue_pairs': c['queue_pairs'],
-              'backend_start_us': stats(c['backend_start_us']),
-              'failed_runs': c['failed']} for c in vhost_net['cases']]
-    ratio = {}
-    for c in cases:
-        other = [o for o in cases if o['queue_pairs'] == c['queue_pairs']
-                 and o['mode'] == 'no-prestart']
-        if c['mode'] == 'on' and other and c['backend_start_us'] and \
-                other[0]['backend_start_us']:
-            ratio[str(c['queue_pairs'])] = round(
-                c['backend_start_us']['median'] /
-                other[0]['backend_start_us']['median'], 3)
-    return {'status': 'measured', 'cases': cases, 'ratio_on_to_stock': ratio}
+    return _prestart_rows(vhost_net, 'queue_pairs', 'no-prestart', 'on')
 
 
 def _fig(stat, digits=0):
