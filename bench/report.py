@@ -124,14 +124,23 @@ def _vdpa_summary(vdpa):
     return rows
 
 
+def _nested_rows(summary, key, label):
+    """summary[@key] (bench/vhostnet.py's rows) and, unless they were
+    measured, the lines that say why not (none if absent)."""
+    rows = summary.get(key)
+    if not rows:
+        return None, []
+    if rows['status'] != 'measured':
+        return None, ['', '%s: %s (%s).' % (label, rows['status'],
+                                            rows.get('note', ''))]
+    return rows, None
+
+
 def vdpa_table(summary):
     """The vhost-vdpa rows, if measured."""
-    vd = summary.get('vdpa')
+    vd, why = _nested_rows(summary, 'vdpa', 'vhost-vdpa (nested guest, VDUSE)')
     if not vd:
-        return []
-    if vd['status'] != 'measured':
-        return ['', 'vhost-vdpa (nested guest, VDUSE): %s (%s).' % (
-            vd['status'], vd.get('note', ''))]
+        return why
     lines = ['', 'vhost-vdpa on a VDUSE test device, in a nested guest '
              'with Linux 6.12 under TCG (bench/vhostnet.py --vdpa: the '
              'qtest\'s no-change case, 1 queue pair, no guest): the '
@@ -262,12 +271,10 @@ def markdown(summary):
 
 def vhost_net_table(summary):
     """The kernel vhost-net rows, if measured."""
-    vn = summary.get('vhost_net')
+    vn, why = _nested_rows(summary, 'vhost_net',
+                           'Kernel vhost-net (nested guest)')
     if not vn:
-        return []
-    if vn['status'] != 'measured':
-        return ['', 'Kernel vhost-net (nested guest): %s (%s).' % (
-            vn['status'], vn.get('note', ''))]
+        return why
     lines = ['', 'Kernel vhost-net, in a nested guest under TCG (bench/'
              'vhostnet.py: the qtest on a tap with vhost=on, no guest): '
              'the destination\'s vhost start at switchover, us, median '
